@@ -1,0 +1,104 @@
+"""Who is acting, and what that role may do and see (3.15.2, data-protection.md §3).
+
+Roles are groups of permissions (3.15.2 asks for rights through groups, never
+per user). Row scoping (which children a carrier sees) lives in
+``ekita.core.scoping``; this module decides permissions and field visibility.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ekita.core.models.enums import Role
+
+
+class Permission(StrEnum):
+    MASTERDATA_READ = "masterdata:read"
+    MASTERDATA_WRITE = "masterdata:write"  # create carriers/facilities, change capacities
+    OWN_FACILITY_EDIT = "facility:edit_own"  # contact and concept data of own facilities
+    OWN_CARRIER_EDIT = "carrier:edit_own"
+    PEOPLE_READ = "people:read"
+    PEOPLE_CREATE = "people:create"
+    PEOPLE_WRITE = "people:write"
+    CONTRACTS_WRITE = "contracts:write"
+    AUDIT_READ = "audit:read"
+    USERS_MANAGE = "users:manage"
+    OPS_READ = "ops:read"
+
+
+_EB_KITA = {
+    Permission.MASTERDATA_READ,
+    Permission.MASTERDATA_WRITE,
+    Permission.PEOPLE_READ,
+    Permission.PEOPLE_CREATE,
+    Permission.PEOPLE_WRITE,
+    Permission.CONTRACTS_WRITE,
+    Permission.AUDIT_READ,
+}
+_TENANT = {
+    Permission.MASTERDATA_READ,
+    Permission.OWN_FACILITY_EDIT,
+    Permission.PEOPLE_READ,
+    Permission.PEOPLE_WRITE,
+    Permission.CONTRACTS_WRITE,
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(_EB_KITA | {Permission.USERS_MANAGE, Permission.OPS_READ}),
+    Role.ZVS: frozenset(_EB_KITA),
+    Role.FACILITY_LEAD: frozenset(_TENANT),
+    Role.CARRIER: frozenset(_TENANT | {Permission.OWN_CARRIER_EDIT}),
+    Role.FINANCE: frozenset({Permission.MASTERDATA_READ, Permission.PEOPLE_READ}),
+    Role.OPS: frozenset({Permission.MASTERDATA_READ, Permission.OPS_READ}),
+    Role.INTEGRATION: frozenset({Permission.MASTERDATA_READ}),
+}
+
+# Sensitivity classes of fields (``Tracked.__sensitive__``) and the roles that may see
+# their values. Everyone else gets them masked, in API responses and in the audit view.
+REVEAL: dict[str, frozenset[Role]] = {
+    "facility_only": frozenset({Role.FACILITY_LEAD, Role.CARRIER}),  # R6, R7
+    "bank": frozenset({Role.FINANCE, Role.CARRIER}),  # R7, R8
+    "secret": frozenset(),
+}
+
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The actor of a unit of work: an API key's holder, the CLI, a job or an adapter."""
+
+    name: str
+    role: Role
+    facility_id: int | None = None
+    carrier_id: int | None = None
+    source: str = "api"
+
+    @classmethod
+    def system(cls, source: str = "cli", name: str = "system") -> Principal:
+        """Unrestricted principal for the CLI, jobs and the demo loader."""
+        return cls(name=name, role=Role.ADMIN, source=source)
+
+    def can(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS[self.role]
+
+    @property
+    def tenant_bound(self) -> bool:
+        return self.role in (Role.CARRIER, Role.FACILITY_LEAD)
+
+
+def may_reveal(role: Role, sensitivity: str) -> bool:
+    return role in REVEAL.get(sensitivity, frozenset())
+
+
+def redact(values: dict, sensitive: dict[str, str], role: Role) -> dict:
+    """Mask the values of sensitive fields the role may not see (keeps the keys)."""
+    return {
+        key: (
+            MASK
+            if key in sensitive and value is not None and not may_reveal(role, sensitive[key])
+            else value
+        )
+        for key, value in values.items()
+    }

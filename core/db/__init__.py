@@ -1,0 +1,1 @@
+"""Persistence: declarative base, engines and sessions, Alembic migrations."""

@@ -1,0 +1,1 @@
+"""Pydantic schemas at the edges: what the API and the CLI accept and return."""

@@ -1,0 +1,95 @@
+"""Tenant scoping in the query layer (Lastenheft 3.15.2, 4.2.4; data-protection R1, R2, R7, M8).
+
+Every ORM ``SELECT`` issued by a session carries the principal's row criteria,
+added here through ``with_loader_criteria``. Routes and services therefore
+cannot forget them: a carrier's key never loads another carrier's children,
+guardians, families or contracts, whether by list, by id or through a
+relationship. Master data (carriers, facilities, care offers, childminders)
+is public within the hub and not scoped for reading.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, event, false, select, true
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from ekita.core.models import (
+    CareContract,
+    Child,
+    ChildGuardian,
+    Facility,
+    Family,
+    Guardian,
+    GuardianContact,
+    Pkn,
+)
+from ekita.core.models.enums import ContactVisibility, Role
+from ekita.core.tracking import principal_of
+
+UNRESTRICTED = frozenset({Role.ADMIN, Role.ZVS, Role.FINANCE})
+NO_PERSONAL_DATA = frozenset({Role.OPS, Role.INTEGRATION})
+
+CONTACT_VISIBILITY: dict[Role, frozenset[ContactVisibility]] = {
+    Role.ADMIN: frozenset(ContactVisibility),
+    Role.ZVS: frozenset({ContactVisibility.ADMINISTRATIVE}),
+    Role.FINANCE: frozenset({ContactVisibility.ADMINISTRATIVE}),
+    Role.CARRIER: frozenset({ContactVisibility.ADMINISTRATIVE}),
+    Role.FACILITY_LEAD: frozenset(ContactVisibility),
+}
+
+
+def contract_criterion(
+    role: Role, facility_id: int | None, carrier_id: int | None
+) -> ColumnElement[bool]:
+    if role in UNRESTRICTED:
+        return true()
+    if role == Role.FACILITY_LEAD:
+        return CareContract.facility_id == facility_id
+    if role == Role.CARRIER:
+        own = select(Facility.id).where(Facility.carrier_id == carrier_id)
+        return CareContract.facility_id.in_(own)
+    return false()
+
+
+def _criteria(session: Session) -> list[Any]:
+    p = principal_of(session)
+    if p.role == Role.ADMIN:
+        return []  # administrators and system principals (CLI, jobs) see everything
+    if p.role in NO_PERSONAL_DATA:
+        people = [CareContract, Child, Family, Pkn, Guardian, GuardianContact, ChildGuardian]
+        return [with_loader_criteria(m, false(), include_aliases=True) for m in people]
+    contacts = GuardianContact.visibility.in_(
+        [v.value for v in CONTACT_VISIBILITY.get(p.role, frozenset())]
+    )
+    if p.role in UNRESTRICTED:
+        return [with_loader_criteria(GuardianContact, contacts, include_aliases=True)]
+    contracts = contract_criterion(p.role, p.facility_id, p.carrier_id)
+    child_ids = select(CareContract.child_id).where(contracts)
+    guardian_ids = select(ChildGuardian.guardian_id).where(ChildGuardian.child_id.in_(child_ids))
+    family_ids = select(Child.family_id).where(Child.id.in_(child_ids))
+    return [
+        with_loader_criteria(CareContract, contracts, include_aliases=True),
+        with_loader_criteria(Child, Child.id.in_(child_ids), include_aliases=True),
+        with_loader_criteria(Pkn, Pkn.child_id.in_(child_ids), include_aliases=True),
+        with_loader_criteria(
+            ChildGuardian, ChildGuardian.child_id.in_(child_ids), include_aliases=True
+        ),
+        with_loader_criteria(Guardian, Guardian.id.in_(guardian_ids), include_aliases=True),
+        with_loader_criteria(
+            GuardianContact,
+            contacts & GuardianContact.guardian_id.in_(guardian_ids),
+            include_aliases=True,
+        ),
+        with_loader_criteria(Family, Family.id.in_(family_ids), include_aliases=True),
+    ]
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_selects(state: ORMExecuteState) -> None:
+    if not state.is_select or state.is_column_load:
+        return
+    criteria = _criteria(state.session)
+    if criteria:
+        state.statement = state.statement.options(*criteria)

@@ -1,0 +1,1 @@
+"""Services: the rules of the domain, applied inside one unit of work each."""

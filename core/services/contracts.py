@@ -1,0 +1,104 @@
+"""Care contracts (3.14.2.2): child, facility or childminder, period, hours, payer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ekita.core.access import Permission, Principal
+from ekita.core.errors import Forbidden, RuleViolation
+from ekita.core.models import CareContract, Child, Childminder, Facility, Guardian
+from ekita.core.models.enums import CareType, Role
+from ekita.core.services.base import apply, load, require
+from ekita.core.services.masterdata import offer_on
+from ekita.core.services.people import guardian_ids_of
+
+
+def _may_contract_at(p: Principal, facility: Facility | None) -> bool:
+    if p.role == Role.FACILITY_LEAD:
+        return facility is not None and facility.id == p.facility_id
+    if p.role == Role.CARRIER:
+        return facility is not None and facility.carrier_id == p.carrier_id
+    return True
+
+
+def _check(session: Session, c: CareContract) -> None:
+    def bad(message: str, field: str, rule: str) -> RuleViolation:
+        return RuleViolation(message, record="care_contract", field=field, rule=rule)
+
+    if (c.facility_id is None) == (c.childminder_id is None):
+        raise bad(
+            "name either a facility or a childminder",
+            "facility_id",
+            "a contract is with one facility or one childminder",
+        )
+    if c.end_date is not None and c.end_date < c.start_date:
+        raise bad("end_date is before start_date", "end_date", "start_date <= end_date")
+    low, high = CareType(c.care_type).tier_range
+    if not low <= c.daily_hours <= high:
+        raise bad(
+            f"{c.daily_hours} h is outside {low}..{high} h for {c.care_type}",
+            "daily_hours",
+            "care-time tiers (Anlage B §4)",
+        )
+    load(session, Child, c.child_id, field="child_id")
+    if c.childminder_id is not None:
+        load(session, Childminder, c.childminder_id, field="childminder_id")
+        if c.care_type != CareType.KINDERTAGESPFLEGE:
+            raise bad(
+                "a childminder contract is of care type kindertagespflege",
+                "care_type",
+                "childminding (3.5)",
+            )
+    else:
+        facility = load(session, Facility, c.facility_id, field="facility_id")
+        if offer_on(session, facility.id, c.care_type, c.start_date) is None:
+            raise bad(
+                f"facility {facility.id} offers no {c.care_type} on {c.start_date}",
+                "care_type",
+                "the facility offers the care type at the start (3.7.1.2)",
+            )
+        if c.company_reserved_place and facility.company_reserved_places == 0:
+            raise bad(
+                f"facility {facility.id} has no company-reserved places",
+                "company_reserved_place",
+                "Belegrecht needs reserved places (3.6.2)",
+            )
+    load(session, Guardian, c.payer_guardian_id, field="payer_guardian_id")
+    if c.payer_guardian_id not in guardian_ids_of(session, c.child_id):
+        raise bad(
+            f"guardian {c.payer_guardian_id} is not a guardian of child {c.child_id}",
+            "payer_guardian_id",
+            "the payer is one of the child's guardians",
+        )
+
+
+def _authorise(session: Session, c: CareContract) -> None:
+    p = require(session, Permission.CONTRACTS_WRITE)
+    facility = session.get(Facility, c.facility_id) if c.facility_id else None
+    if not _may_contract_at(p, facility):
+        raise Forbidden(
+            "contracts only at your own facilities",
+            record="care_contract",
+            field="facility_id",
+            rule="tenants act only on their own data (R1, R2)",
+        )
+
+
+def create_contract(session: Session, data: dict[str, Any]) -> CareContract:
+    contract = CareContract(**data)
+    _authorise(session, contract)
+    _check(session, contract)
+    session.add(contract)
+    session.flush()
+    return contract
+
+
+def update_contract(session: Session, contract_id: int, data: dict[str, Any]) -> CareContract:
+    contract = load(session, CareContract, contract_id)
+    apply(contract, data)
+    _authorise(session, contract)
+    _check(session, contract)
+    session.flush()
+    return contract

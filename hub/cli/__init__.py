@@ -1,0 +1,1 @@
+"""The ``ekita-hub`` command line (typer)."""

@@ -1,0 +1,161 @@
+"""``ekita-hub``: serve the API, migrate, load the demo city, manage keys and plugins.
+
+Every expected failure ends in one clear line on stderr and a non-zero exit
+code: 2 for configuration errors, 1 for everything else. No tracebacks.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import OperationalError
+
+from ekita.core.access import Principal
+from ekita.core.db.migrate import upgrade
+from ekita.core.db.session import make_engine, unit_of_work
+from ekita.core.errors import DomainError
+from ekita.core.models.enums import Role
+from ekita.hub.config import ConfigError, load_settings
+from ekita.hub.plugins import PluginError, load_plugins
+
+app = typer.Typer(help="E-KITA hub: daycare master data, placement and the city's systems.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+plugins_app = typer.Typer(help="Installed plugins.", no_args_is_help=True)
+config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+users_app = typer.Typer(help="API keys (users).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(plugins_app, name="plugins")
+app.add_typer(config_app, name="config")
+app.add_typer(users_app, name="users")
+
+out = Console()
+err = Console(stderr=True)
+CLI = Principal.system("cli")
+
+
+@app.command()
+def serve(host: Annotated[str | None, typer.Option(help="bind address")] = None,
+          port: Annotated[int | None, typer.Option(help="TCP port")] = None) -> None:
+    """Run the HTTP API."""
+    import uvicorn
+
+    from ekita.hub.api.app import create_app
+
+    current = load_settings()
+    engine = make_engine(current.database_url)
+    upgrade(engine)
+    api = create_app(current, engine, load_plugins(current))
+    logging.basicConfig(level=current.log_level, format="%(asctime)s %(name)s %(message)s")
+    # uvicorn's own access log would print query strings (names in searches): ours does not.
+    uvicorn.run(api, host=host or current.api_host, port=port or current.api_port,
+                log_level=current.log_level.lower(), access_log=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
+    """Create or migrate the schema to the newest revision."""
+    current = load_settings()
+    upgrade(make_engine(current.database_url), revision)
+    out.print(f"database at revision {revision}")
+
+
+@plugins_app.command("list")
+def plugins_list() -> None:
+    """Show every loaded plugin and the adapters it registers."""
+    loaded = load_plugins(load_settings())
+    table = Table("plugin", "adapter", "version", "summary")
+    for reg in sorted(loaded.adapters.values(), key=lambda r: (r.plugin, r.name)):
+        table.add_row(reg.plugin, reg.name, reg.version, reg.summary)
+    for name in loaded.names():
+        if not any(r.plugin == name for r in loaded.adapters.values()):
+            table.add_row(name, "-", "", "")
+    out.print(table)
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Validate the configuration and print it with secrets masked."""
+    import json
+
+    current = load_settings()
+    loaded = load_plugins(current)
+    effective = current.masked()
+    for name, model in loaded.adapter_settings.items():
+        section = effective["adapters"].setdefault(name, {})
+        section["settings"] = model.model_dump(mode="json")
+    out.print_json(json.dumps(effective))
+    out.print("configuration ok", style="green")
+
+
+@users_app.command("create")
+def users_create(
+    role: Annotated[Role, typer.Option(help="role of the key")],
+    name: Annotated[str, typer.Option(help="who or what holds the key")] = "api-user",
+    facility: Annotated[int | None, typer.Option(help="facility id (facility_lead)")] = None,
+    carrier: Annotated[int | None, typer.Option(help="carrier id (carrier)")] = None,
+) -> None:
+    """Create an API key; the key is printed once and only its hash is kept."""
+    from ekita.core.services.accounts import create_api_key
+
+    engine = make_engine(load_settings().database_url)
+    with unit_of_work(engine, CLI) as session:
+        issued = create_api_key(session, name=name, role=role, facility_id=facility,
+                                carrier_id=carrier)
+        key_id = issued.key.id
+    err.print(f"created key {key_id} for {name} ({role.value}); "
+              "store it now, it is not shown again:")
+    print(issued.token)
+
+
+@app.command()
+def demo(
+    database_url: Annotated[str | None, typer.Option(
+        help="target database; default EKITA_DATABASE_URL or sqlite:///ekita-demo.db")] = None,
+    seed: Annotated[int, typer.Option(help="random seed; same seed, same city")] = 2027,
+) -> None:
+    """Create a database and load a Dresden-sized demo city into it."""
+    from ekita.hub.cli.demo import run_demo
+
+    url = database_url or _env_url() or "sqlite:///ekita-demo.db"
+    run_demo(url, seed, out)
+
+
+def _env_url() -> str | None:
+    import os
+
+    return os.environ.get("EKITA_DATABASE_URL")
+
+
+def _fail(message: str, code: int) -> None:
+    err.print(f"error: {message}", style="red", markup=False, highlight=False, soft_wrap=True)
+    raise SystemExit(code)
+
+
+def main() -> None:
+    """Entry point: add the plugins' commands, run, and turn known errors into one line."""
+    try:
+        loaded = load_plugins(load_settings())
+        loaded.manager.hook.register_commands(cli=app)
+    except (ConfigError, PluginError):
+        pass  # reported by the command that needs the configuration
+    try:
+        app()
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    except PluginError as exc:
+        _fail(str(exc), 2)
+    except DomainError as exc:
+        _fail(exc.message, 1)
+    except OperationalError as exc:
+        _fail(f"database unreachable: {str(exc.orig).splitlines()[0]}", 1)
+    except OSError as exc:
+        _fail(str(exc), 1)
+
+
+if __name__ == "__main__":
+    main()

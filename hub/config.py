@@ -1,0 +1,152 @@
+"""Configuration: environment variables (``EKITA_*``) over one TOML file (``ekita.toml``).
+
+The file's path comes from ``EKITA_CONFIG`` (default: ``./ekita.toml`` when it
+exists). Each adapter has a section ``[adapters.<name>]`` with its own
+``settings`` (checked against the adapter's pydantic model), a ``retry`` policy
+and named ``schedules`` (cron expressions in Europe/Berlin).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from sqlalchemy.engine import make_url
+
+from ekita.core.db.session import DEFAULT_URL
+from ekita.hub.registrations import AdapterRegistration, AdapterSettings
+
+
+class ConfigError(Exception):
+    """A configuration value is wrong; the message names the key and the problem."""
+
+
+class RetryPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    backoff_initial_s: float = Field(default=30.0, gt=0)
+    backoff_max_s: float = Field(default=3600.0, gt=0)
+    jitter_s: float = Field(default=10.0, ge=0)
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+
+
+class AdapterSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    settings: dict[str, Any] = Field(default_factory=dict)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    schedules: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("schedules")
+    @classmethod
+    def _cron(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, expr in value.items():
+            if not croniter.is_valid(expr):
+                raise ValueError(f"schedule {name!r}: {expr!r} is not a cron expression")
+        return value
+
+
+def _split(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def config_path() -> Path | None:
+    explicit = os.environ.get("EKITA_CONFIG")
+    if explicit:
+        return Path(explicit)
+    default = Path("ekita.toml")
+    return default if default.exists() else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EKITA_", extra="forbid")
+
+    database_url: str = DEFAULT_URL
+    timezone: str = "Europe/Berlin"
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    # None: load every built-in and installed plugin; otherwise only the names listed.
+    load_plugins: Annotated[list[str] | None, NoDecode] = None
+    disabled_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    adapters: dict[str, AdapterSection] = Field(default_factory=dict)
+
+    _split_lists = field_validator("load_plugins", "disabled_plugins", mode="before")(
+        classmethod(lambda cls, v: _split(v))
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = config_path()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def masked(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        data["database_url"] = make_url(self.database_url).render_as_string(hide_password=True)
+        return data
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(root)"
+
+
+def describe(error: ValidationError, prefix: tuple[Any, ...] = ()) -> str:
+    """One line naming each bad key and its problem."""
+    return "; ".join(f"{_where(prefix + tuple(e['loc']))}: {e['msg']}" for e in error.errors())
+
+
+def load_settings(**overrides: Any) -> Settings:
+    path = config_path()
+    if path is not None and not path.exists():
+        raise ConfigError(f"EKITA_CONFIG: file {path} does not exist")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        origin = f" (in {path} or EKITA_* variables)" if path else " (EKITA_* variables)"
+        raise ConfigError(describe(exc) + origin) from None
+    except ValueError as exc:  # a TOML syntax error
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def adapter_settings(
+    settings: Settings, registrations: dict[str, AdapterRegistration]
+) -> dict[str, AdapterSettings]:
+    """Validate every adapter section against its adapter's model; unknown sections fail."""
+    unknown = sorted(set(settings.adapters) - set(registrations))
+    if unknown:
+        raise ConfigError(
+            f"adapters.{unknown[0]}: no adapter of that name is loaded "
+            f"(loaded: {', '.join(sorted(registrations)) or 'none'})"
+        )
+    result = {}
+    for name, reg in registrations.items():
+        section = settings.adapters.get(name, AdapterSection())
+        try:
+            result[name] = reg.config_model(**section.settings)
+        except ValidationError as exc:
+            raise ConfigError(describe(exc, ("adapters", name, "settings"))) from None
+    return result

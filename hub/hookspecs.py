@@ -1,0 +1,70 @@
+"""The hooks a plugin can implement. Every hook is documented in docs/plugin-hooks.md.
+
+Plugins implement them with ``@hookimpl`` from ``ekita.hub``. Registration hooks
+return typed records (``ekita.hub.registrations``), so the hub can check them
+and fail loudly on clashes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import typer
+    from fastapi import APIRouter
+
+    from ekita.hub.config import Settings
+    from ekita.hub.registrations import AdapterRegistration, HealthResult
+
+PROJECT = "ekita"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def register_adapters() -> Iterable[AdapterRegistration]:
+    """Announce the adapters this plugin provides.
+
+    Arguments: none.
+    Returns: an iterable of ``AdapterRegistration`` records (name, version, config model,
+    capabilities, the personal-data fields the adapter may receive). Not firstresult: the
+    hub collects every plugin's records and refuses to start when two share a name.
+    """
+
+
+@hookspec
+def register_commands(cli: typer.Typer) -> None:
+    """Add commands to the ``ekita-hub`` command line (for example ``peer meso``).
+
+    Arguments: ``cli``, the root ``typer.Typer`` application; add commands or sub-apps to it.
+    Returns: nothing. Called once when the CLI starts; not firstresult.
+    """
+
+
+@hookspec
+def register_routes(settings: Settings) -> Iterable[APIRouter]:
+    """Contribute API routers, mounted under ``/api/v1/adapters/<prefix of the router>``.
+
+    Arguments: ``settings``, the effective configuration.
+    Returns: an iterable of ``fastapi.APIRouter``; each must set a ``prefix``. Not firstresult.
+    Routes must declare their own authentication dependency (``ekita.hub.api.deps``).
+    """
+
+
+@hookspec
+def health_checks(settings: Settings) -> Iterable[HealthResult]:
+    """Report the health of the plugin's peers for ``/health`` and ``ekita-hub doctor``.
+
+    Arguments: ``settings``, the effective configuration.
+    Returns: an iterable of ``HealthResult`` (name, ok, detail). Must answer within a second
+    and never raise; an exception is reported as a failed check. Not firstresult.
+    """
+
+
+def all_hook_names() -> list[str]:
+    """The names of every hook specified here (used by the documentation test)."""
+    return [n for n, v in globals().items() if hasattr(v, f"{PROJECT}_spec")]

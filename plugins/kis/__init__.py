@@ -1,0 +1,15 @@
+"""KIS street directory and district lookup.
+
+Not built yet: this package registers the adapter's name, so its configuration
+section is known; see README.md for what it will do.
+"""
+
+from ekita.hub import hookimpl
+from ekita.hub.registrations import planned
+
+register_adapters = hookimpl(
+    planned(
+        "kis",
+        "KIS street directory and district lookup",
+    )
+)

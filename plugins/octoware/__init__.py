@@ -1,0 +1,16 @@
+"""Health-office (Octoware) monthly CSV.
+
+Not built yet: this package registers the adapter's name, so its configuration
+section is known; see README.md for what it will do.
+"""
+
+from ekita.hub import hookimpl
+from ekita.hub.registrations import planned
+
+register_adapters = hookimpl(
+    planned(
+        "octoware",
+        "Health-office (Octoware) monthly CSV",
+        {"birth_date", "family_name", "first_name", "house_no", "postcode", "street", "town"},
+    )
+)

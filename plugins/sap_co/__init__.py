@@ -1,0 +1,15 @@
+"""SAP-CO capacity and occupancy key figures.
+
+Not built yet: this package registers the adapter's name, so its configuration
+section is known; see README.md for what it will do.
+"""
+
+from ekita.hub import hookimpl
+from ekita.hub.registrations import planned
+
+register_adapters = hookimpl(
+    planned(
+        "sap_co",
+        "SAP-CO capacity and occupancy key figures",
+    )
+)

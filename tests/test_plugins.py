@@ -1,0 +1,209 @@
+"""The plugin manager and every hook (issue 2 item 6; docs/plugin-hooks.md).
+
+Every hook in ``ekita.hub.hookspecs`` needs a test here named ``test_hook_<name>`` and a
+section in docs/plugin-hooks.md; ``test_every_hook_is_tested_and_documented`` enforces both.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+import types
+from pathlib import Path
+
+import pytest
+import typer
+from fastapi import APIRouter
+from typer.testing import CliRunner
+
+from ekita.core.models.enums import Role
+from ekita.hub import AdapterRegistration, AdapterSettings, HealthResult, hookimpl
+from ekita.hub.api.deps import Who
+from ekita.hub.config import Settings
+from ekita.hub.hookspecs import all_hook_names
+from ekita.hub.plugins import DEFAULT_PLUGINS, PluginError, load_plugins
+from tests.api import key
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def plugin(**functions: object) -> types.ModuleType:
+    module = types.ModuleType("test_plugin")
+    for name, fn in functions.items():
+        setattr(module, name, hookimpl(fn))
+    return module
+
+
+def test_every_hook_is_tested_and_documented():
+    """Each hook has a test_hook_<name> in this file and a '### <name>(' section in the docs."""
+    docs = (ROOT / "docs" / "plugin-hooks.md").read_text()
+    tests = Path(__file__).read_text()
+    names = all_hook_names()
+    assert names, "no hooks found"
+    for name in names:
+        assert re.search(rf"^### {name}\(", docs, re.M), f"hook {name} missing from the docs"
+        assert f"def test_hook_{name}(" in tests, f"hook {name} has no test"
+
+
+def test_builtin_plugins_load_like_external_ones():
+    """Built-ins register through DEFAULT_PLUGINS and the same manager path."""
+    loaded = load_plugins(Settings())
+    assert set(loaded.names()) >= {m.rsplit(".", 1)[1] for m in DEFAULT_PLUGINS}
+    assert loaded.adapters["meso"].plugin == "meso"
+
+
+def test_hook_register_adapters():
+    """Registration returns typed records; secrets in the config model stay SecretStr."""
+    from pydantic import SecretStr
+
+    class Cfg(AdapterSettings):
+        url: str = "http://localhost"
+        password: SecretStr = SecretStr("pw")
+
+    extra = plugin(register_adapters=lambda: [AdapterRegistration(
+        name="acme", version="1.2.3", summary="Acme carrier", config_model=Cfg,
+        personal_fields=frozenset({"family_name"}))])
+    loaded = load_plugins(Settings(), extra=[("acme_plugin", extra)])
+    reg = loaded.adapters["acme"]
+    assert reg.plugin == "acme_plugin" and reg.version == "1.2.3"
+    assert loaded.adapter_settings["acme"].password.get_secret_value() == "pw"
+
+
+def test_duplicate_adapter_names_fail_loudly():
+    """Two plugins registering one adapter name stop the hub with both names."""
+    twin = plugin(register_adapters=lambda: [AdapterRegistration("meso", "9", "twin")])
+    with pytest.raises(PluginError, match="'meso' is registered by both 'meso' and 'twin'"):
+        load_plugins(Settings(), extra=[("twin", twin)])
+
+
+def test_wrong_return_type_fails_loudly():
+    bad = plugin(register_adapters=lambda: [{"name": "x"}])
+    with pytest.raises(PluginError, match="not an AdapterRegistration"):
+        load_plugins(Settings(), extra=[("bad", bad)])
+
+
+def test_unknown_hookimpl_is_rejected_at_startup():
+    """A misspelt hook (no matching spec) is caught by the start-up check."""
+    typo = plugin(register_adaptors=lambda: [])
+    with pytest.raises(PluginError, match="register_adaptors"):
+        load_plugins(Settings(), extra=[("typo", typo)])
+
+
+def test_hookimpl_with_unknown_argument_is_rejected():
+    wrong = plugin(register_routes=lambda settings, app: [])
+    with pytest.raises(PluginError, match="app"):
+        load_plugins(Settings(), extra=[("wrong", wrong)])
+
+
+def test_allow_and_block_lists():
+    """EKITA_LOAD_PLUGINS allow-list and EKITA_DISABLED_PLUGINS block-list."""
+    only = load_plugins(Settings(load_plugins=["meso", "kis"]))
+    assert only.names() == ["kis", "meso"]
+    without = load_plugins(Settings(disabled_plugins=["sap_co"]))
+    assert "sap_co" not in without.names() and "sap_fi" in without.names()
+
+
+def test_env_lists_are_comma_separated(monkeypatch):
+    monkeypatch.setenv("EKITA_LOAD_PLUGINS", "meso, kis")
+    monkeypatch.setenv("EKITA_DISABLED_PLUGINS", "kis")
+    assert load_plugins(Settings()).names() == ["meso"]
+
+
+def test_hook_register_commands():
+    """Plugins add CLI commands to the root typer app."""
+    cli = typer.Typer()
+
+    @cli.command()
+    def version() -> None:
+        """placeholder so typer builds a group"""
+
+    def register_commands(cli: typer.Typer) -> None:
+        @cli.command("acme-hello")
+        def hello() -> None:
+            typer.echo("hello from acme")
+
+    loaded = load_plugins(Settings(), extra=[("acme", plugin(register_commands=register_commands))])
+    loaded.manager.hook.register_commands(cli=cli)
+    result = CliRunner().invoke(cli, ["acme-hello"])
+    assert result.exit_code == 0 and "hello from acme" in result.output
+
+
+def test_hook_register_routes(engine):
+    """Plugin routers are mounted under /api/v1/adapters and use the hub's auth."""
+    from fastapi.testclient import TestClient
+
+    from ekita.hub.api.app import create_app
+    router = APIRouter(prefix="/acme")
+
+    @router.get("/whoami")
+    def whoami(who: Who) -> dict:
+        return {"role": who.role}
+
+    extra = plugin(register_routes=lambda settings: [router])
+    settings = Settings()
+    api = TestClient(create_app(settings, engine, load_plugins(settings, extra=[("acme", extra)])))
+    assert api.get("/api/v1/adapters/acme/whoami").status_code == 401
+    r = api.get("/api/v1/adapters/acme/whoami", headers=key(engine, Role.OPS))
+    assert r.json() == {"role": "ops"}
+
+
+def test_hook_health_checks(engine):
+    """Plugin health results appear in /health; a failing or raising check degrades it."""
+    from fastapi.testclient import TestClient
+
+    from ekita.hub.api.app import create_app
+
+    def good(settings):
+        return [HealthResult("acme-peer", True, "reachable")]
+
+    def broken(settings):
+        raise ConnectionError("peer down")
+
+    settings = Settings()
+    ok = TestClient(create_app(settings, engine, load_plugins(
+        settings, extra=[("acme", plugin(health_checks=good))])))
+    body = ok.get("/health").json()
+    assert body["status"] == "ok" and {"name": "acme-peer", "ok": True,
+                                       "detail": "reachable"} in body["checks"]
+    bad = TestClient(create_app(settings, engine, load_plugins(
+        settings, extra=[("broken", plugin(health_checks=broken))])))
+    r = bad.get("/health")
+    assert r.status_code == 503 and r.json()["checks"] == [
+        {"name": "broken", "ok": False, "detail": "ConnectionError"}]
+
+
+@pytest.mark.slow
+def test_installed_distribution_is_discovered_by_entry_point(tmp_path):
+    """A third-party distribution with an `ekita.plugins` entry point is found and loaded."""
+    dist = tmp_path / "acme_dist"
+    (dist / "acme_ekita").mkdir(parents=True)
+    (dist / "pyproject.toml").write_text(textwrap.dedent("""
+        [build-system]
+        requires = ["setuptools>=69"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "acme-ekita"
+        version = "0.1.0"
+        [project.entry-points."ekita.plugins"]
+        acme = "acme_ekita"
+        [tool.setuptools]
+        packages = ["acme_ekita"]
+    """))
+    (dist / "acme_ekita" / "__init__.py").write_text(textwrap.dedent("""
+        from ekita.hub import AdapterRegistration, hookimpl
+
+        @hookimpl
+        def register_adapters():
+            return [AdapterRegistration(name="acme", version="0.1.0", summary="Acme")]
+    """))
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--target", str(target), str(dist)], check=True)
+    probe = ("from ekita.hub.plugins import load_plugins; from ekita.hub.config import Settings;"
+             "p = load_plugins(Settings()); print(p.adapters['acme'].plugin)")
+    env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
+                         check=True, cwd=tmp_path)
+    assert out.stdout.strip() == "acme"
