@@ -24,6 +24,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 
 from ekita.core.db.session import DEFAULT_URL
+from ekita.core.services.placement.rules import PlacementRules
 from ekita.hub.registrations import AdapterRegistration, AdapterSettings
 
 
@@ -84,6 +85,7 @@ class Settings(BaseSettings):
     load_plugins: Annotated[list[str] | None, NoDecode] = None
     disabled_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     adapters: dict[str, AdapterSection] = Field(default_factory=dict)
+    placement: PlacementRules = Field(default_factory=PlacementRules)
 
     _split_lists = field_validator("load_plugins", "disabled_plugins", mode="before")(
         classmethod(lambda cls, v: _split(v))

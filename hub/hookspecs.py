@@ -13,9 +13,11 @@ import pluggy
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from datetime import date
 
     import typer
     from fastapi import APIRouter
+    from sqlalchemy.orm import Session
 
     from ekita.hub.config import Settings
     from ekita.hub.registrations import AdapterRegistration, HealthResult
@@ -62,6 +64,17 @@ def health_checks(settings: Settings) -> Iterable[HealthResult]:
     Arguments: ``settings``, the effective configuration.
     Returns: an iterable of ``HealthResult`` (name, ok, detail). Must answer within a second
     and never raise; an exception is reported as a failed check. Not firstresult.
+    """
+
+
+@hookspec
+def registry_recheck(session: Session, application_ids: list[int], on: date) -> None:
+    """Re-check the applicants' registered address before their placement window opens.
+
+    Called by the daily placement tick for applications whose window opens in 4–6 weeks
+    (Lastenheft 3.2.4). Arguments: ``session``, the tick's open transaction (write outbox
+    messages into it so the check is queued atomically with the tick); ``application_ids``;
+    ``on``, the tick's date. Returns nothing; not firstresult. The MESO adapter implements it.
     """
 
 

@@ -1,0 +1,1 @@
+"""The cross-carrier placement procedure (Vermittlungsverfahren), spec: placement.md."""

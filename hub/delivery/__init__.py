@@ -1,0 +1,1 @@
+"""Delivery engine: outbox worker, retries, dead letters, replay, schedules (schedules.md)."""
