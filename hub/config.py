@@ -39,7 +39,36 @@ class RetryPolicy(BaseModel):
     backoff_initial_s: float = Field(default=30.0, gt=0)
     backoff_max_s: float = Field(default=3600.0, gt=0)
     jitter_s: float = Field(default=10.0, ge=0)
-    timeout_s: float = Field(default=30.0, gt=0, le=600)
+    timeout_s: float = Field(default=30.0, gt=0, le=600)  # per attempt
+    # HTTP answers worth retrying; other 4xx are permanent (``ekita.hub.delivery.http``).
+    retryable_status: list[int] = Field(default_factory=lambda: [408, 425, 429, 500, 502,
+                                                                 503, 504])
+
+
+def _check_cron(value: dict[str, str]) -> dict[str, str]:
+    for name, expr in value.items():
+        if not croniter.is_valid(expr):
+            raise ValueError(f"schedule {name!r}: {expr!r} is not a cron expression")
+    return value
+
+
+class SchedulerSettings(BaseModel):
+    """How the single active scheduler behaves (schedules.md; issue 4 item 6)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    catch_up: bool = True  # after downtime, run a missed job once (never once per tick)
+    misfire_grace_s: float = Field(default=300.0, ge=0)  # later than this counts as missed
+    lease_s: float = Field(default=60.0, gt=0)  # the active scheduler renews its lease
+    poll_s: float = Field(default=5.0, gt=0)
+
+
+class WorkerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    poll_s: float = Field(default=1.0, gt=0)  # sleep when nothing is due
+    lease_margin_s: float = Field(default=30.0, ge=0)  # added to a claim's lease
 
 
 class AdapterSection(BaseModel):
@@ -50,13 +79,7 @@ class AdapterSection(BaseModel):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     schedules: dict[str, str] = Field(default_factory=dict)
 
-    @field_validator("schedules")
-    @classmethod
-    def _cron(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, expr in value.items():
-            if not croniter.is_valid(expr):
-                raise ValueError(f"schedule {name!r}: {expr!r} is not a cron expression")
-        return value
+    _cron = field_validator("schedules")(classmethod(lambda cls, v: _check_cron(v)))
 
 
 def _split(value: Any) -> Any:
@@ -86,6 +109,12 @@ class Settings(BaseSettings):
     disabled_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     adapters: dict[str, AdapterSection] = Field(default_factory=dict)
     placement: PlacementRules = Field(default_factory=PlacementRules)
+    # Jobs not owned by one adapter (for example ``placement.tick``): name -> cron.
+    schedules: dict[str, str] = Field(default_factory=dict)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    _cron = field_validator("schedules")(classmethod(lambda cls, v: _check_cron(v)))
 
     _split_lists = field_validator("load_plugins", "disabled_plugins", mode="before")(
         classmethod(lambda cls, v: _split(v))

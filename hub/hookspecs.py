@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from ekita.hub.config import Settings
-    from ekita.hub.registrations import AdapterRegistration, HealthResult
+    from ekita.hub.registrations import AdapterRegistration, HealthResult, JobRegistration
 
 PROJECT = "ekita"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -64,6 +64,17 @@ def health_checks(settings: Settings) -> Iterable[HealthResult]:
     Arguments: ``settings``, the effective configuration.
     Returns: an iterable of ``HealthResult`` (name, ok, detail). Must answer within a second
     and never raise; an exception is reported as a failed check. Not firstresult.
+    """
+
+
+@hookspec
+def register_jobs(settings: Settings) -> Iterable[JobRegistration]:
+    """Announce jobs the scheduler can run (the debit run, a nightly export, …).
+
+    Arguments: ``settings``, the effective configuration.
+    Returns: an iterable of ``JobRegistration`` (name, summary, ``run(ctx)``, default cron).
+    A job named ``<adapter>.<job>`` is scheduled by ``[adapters.<adapter>.schedules]``, any
+    other by ``[schedules]``. Not firstresult; two jobs with one name stop the start.
     """
 
 

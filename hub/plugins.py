@@ -15,9 +15,10 @@ from types import ModuleType
 
 import pluggy
 
+from ekita.core.outbox import declare_recipient
 from ekita.hub import hookspecs
 from ekita.hub.config import Settings, adapter_settings
-from ekita.hub.registrations import AdapterRegistration, AdapterSettings
+from ekita.hub.registrations import AdapterRegistration, AdapterSettings, JobRegistration
 
 ENTRY_POINT_GROUP = "ekita.plugins"
 DEFAULT_PLUGINS = (
@@ -40,6 +41,7 @@ class LoadedPlugins:
     manager: pluggy.PluginManager
     adapters: dict[str, AdapterRegistration]
     adapter_settings: dict[str, AdapterSettings]
+    jobs: dict[str, JobRegistration]
 
     def names(self) -> list[str]:
         return sorted(name for name, _ in self.manager.list_name_plugin())
@@ -97,9 +99,32 @@ def collect_adapters(pm: pluggy.PluginManager) -> dict[str, AdapterRegistration]
     return adapters
 
 
+def collect_jobs(pm: pluggy.PluginManager, settings: Settings) -> dict[str, JobRegistration]:
+    jobs: dict[str, JobRegistration] = {}
+    for impl in pm.hook.register_jobs.get_hookimpls():
+        for reg in impl.function(settings=settings) or ():
+            if not isinstance(reg, JobRegistration):
+                raise PluginError(f"plugin {impl.plugin_name!r} returned "
+                                  f"{type(reg).__name__}, not a JobRegistration")
+            if reg.name in jobs:
+                raise PluginError(f"job {reg.name!r} is registered by both "
+                                  f"{jobs[reg.name].plugin!r} and {impl.plugin_name!r}")
+            jobs[reg.name] = JobRegistration(**{**reg.__dict__, "plugin": impl.plugin_name})
+    return jobs
+
+
 def load_plugins(settings: Settings, extra: list[tuple[str, object]] = ()) -> LoadedPlugins:
-    """Load, check and configure every wanted plugin; raise PluginError or ConfigError."""
+    """Load, check and configure every wanted plugin; raise PluginError or ConfigError.
+
+    Every enabled adapter becomes a permitted recipient of outbox messages with the
+    personal fields it declared (data-protection M4, M6); a disabled one receives nothing.
+    """
     pm = build_manager(settings, extra)
     adapters = collect_adapters(pm)
-    return LoadedPlugins(pm, adapters, adapter_settings(settings, adapters))
+    configured = adapter_settings(settings, adapters)
+    for name, reg in adapters.items():
+        section = settings.adapters.get(name)
+        if section is None or section.enabled:
+            declare_recipient(name, reg.personal_fields)
+    return LoadedPlugins(pm, adapters, configured, collect_jobs(pm, settings))
 
