@@ -79,6 +79,7 @@ class JobContext:
     run: JobRun  # set records_in, quarantined and control_sum_cents for reconciliation
     scheduled_for: datetime
     settings: Any  # ekita.hub.config.Settings
+    hooks: Any = None  # the plugin manager's hook relay, to call other plugins' hooks
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from ekita.hub.config import Settings
 from ekita.hub.hookspecs import all_hook_names
 from ekita.hub.plugins import DEFAULT_PLUGINS, PluginError, load_plugins
 from tests.api import key
+from tests.conftest import work
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -207,3 +208,47 @@ def test_installed_distribution_is_discovered_by_entry_point(tmp_path):
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
                          check=True, cwd=tmp_path)
     assert out.stdout.strip() == "acme"
+
+
+def test_hook_register_jobs(engine):
+    """Jobs are typed records; the scheduler runs them with a session and their run record."""
+    from datetime import UTC, datetime
+
+    from ekita.core.models.exchange import JobRun
+    from ekita.hub.delivery.scheduler import Scheduler
+    from ekita.hub.registrations import JobRegistration
+
+    def count(ctx) -> None:
+        ctx.run.records_in = 7
+
+    extra = plugin(register_jobs=lambda settings: [
+        JobRegistration(name="acme.count", summary="counts", run=count)])
+    settings = Settings(database_url=engine.url.render_as_string(hide_password=False),
+                        schedules={"acme.count": "0 2 * * *"})
+    loaded = load_plugins(settings, extra=[("acme_plugin", extra)])
+    assert loaded.jobs["acme.count"].plugin == "acme_plugin"
+    assert loaded.jobs["placement.tick"].default_schedule  # the built-in placement job
+    (run,) = [r for r in Scheduler(engine, loaded, settings, "t").tick(
+        datetime(2027, 5, 1, 1, 0, 5, tzinfo=UTC)) if r.job == "acme.count"]
+    assert run.records_in == 7
+    with work(engine) as s:
+        assert s.get_one(JobRun, run.id).status == "succeeded"
+    twice = plugin(register_jobs=lambda settings: [
+        JobRegistration(name="acme.count", summary="again", run=count)])
+    with pytest.raises(PluginError, match="acme.count"):
+        load_plugins(settings, extra=[("acme_plugin", extra), ("other", twice)])
+
+
+def test_hook_registry_recheck(engine):
+    """The placement job's re-check callback reaches every plugin's registry_recheck."""
+    from datetime import date
+
+    from ekita.hub.placement_jobs import recheck_via
+
+    calls: list[tuple[object, list[int], date]] = []
+    extra = plugin(registry_recheck=lambda session, application_ids, on: calls.append(
+        (session, application_ids, on)))
+    loaded = load_plugins(Settings(), extra=[("acme_plugin", extra)])
+    with work(engine) as s:
+        recheck_via(loaded.manager.hook)(s, [3, 4], date(2027, 1, 15))
+    assert calls == [(s, [3, 4], date(2027, 1, 15))]

@@ -40,6 +40,7 @@ class OutboxCollector(Collector):
                                   .group_by(OutboxMessage.adapter, OutboxMessage.status)).all()
             retries = s.execute(
                 select(OutboxMessage.adapter, func.count())
+                .select_from(DeliveryAttempt)
                 .join(OutboxMessage, OutboxMessage.id == DeliveryAttempt.message_id)
                 .where(DeliveryAttempt.outcome == AttemptOutcome.TRANSIENT)
                 .group_by(OutboxMessage.adapter)).all()

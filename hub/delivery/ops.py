@@ -175,7 +175,8 @@ def adapter_health(session: Session, adapters: Sequence[str], window_h: int = 24
     tried = {a: (n, bad) for a, n, bad in session.execute(
         select(OutboxMessage.adapter, func.count(),
                func.sum(case((DeliveryAttempt.outcome != AttemptOutcome.DELIVERED, 1), else_=0)))
-        .join(OutboxMessage, OutboxMessage.id == DeliveryAttempt.message_id)
+        .select_from(DeliveryAttempt)
+                .join(OutboxMessage, OutboxMessage.id == DeliveryAttempt.message_id)
         .where(DeliveryAttempt.finished_at >= since).group_by(OutboxMessage.adapter))}
     queued: dict[str, dict[str, int]] = {}
     for adapter, status, n in session.execute(

@@ -89,8 +89,8 @@ def acquire_lease(engine: Engine, holder: str, now: datetime, seconds: float) ->
         return conn.execute(stmt).scalar() == holder
 
 
-def run_job(engine: Engine, settings: Settings, job: JobRegistration, scheduled_for: datetime,
-            trigger: str) -> JobRun | None:
+def run_job(engine: Engine, settings: Settings, plugins: LoadedPlugins, job: JobRegistration,
+            scheduled_for: datetime, trigger: str) -> JobRun | None:
     """Run one job for one tick; None when another process already ran that tick."""
     principal = Principal.system("scheduler", job.name)
     try:
@@ -99,19 +99,20 @@ def run_job(engine: Engine, settings: Settings, job: JobRegistration, scheduled_
                          status=RunStatus.RUNNING)
             session.add(run)
             session.commit()
+            run_id = run.id
     except IntegrityError:
         return None
     try:
         with unit_of_work(engine, principal) as session:
-            run = session.get_one(JobRun, run.id)
+            run = session.get_one(JobRun, run_id)
             job.run(JobContext(session=session, run=run, scheduled_for=scheduled_for,
-                               settings=settings))
+                               settings=settings, hooks=plugins.manager.hook))
             run.status, run.finished_at = RunStatus.SUCCEEDED, utcnow()
             session.commit()
     except Exception as exc:  # the run is recorded as failed with its reason
         log.error("job %s (%s) failed: %s", job.name, scheduled_for, type(exc).__name__)
         with unit_of_work(engine, principal) as session:
-            run = session.get_one(JobRun, run.id)
+            run = session.get_one(JobRun, run_id)
             run.status, run.finished_at = RunStatus.FAILED, utcnow()
             run.detail = f"{type(exc).__name__}: {exc}"[:2000]
             session.commit()
@@ -148,8 +149,8 @@ class Scheduler:
                 run = self._skip(schedule.job, tick)
             else:
                 trigger = "catch_up" if late or not only_one else "schedule"
-                run = run_job(self.engine, self.settings, self.plugins.jobs[schedule.job],
-                              tick, trigger)
+                run = run_job(self.engine, self.settings, self.plugins,
+                              self.plugins.jobs[schedule.job], tick, trigger)
             if run is not None:
                 runs.append(run)
         return runs
