@@ -14,10 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as lite_insert
 from sqlalchemy.orm import Session
 
 from ekita.core.db.base import utcnow
@@ -81,6 +84,15 @@ def checksum(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@dataclass(frozen=True)
+class Queued:
+    """The stored message's id and key; ``created`` is False when the key existed."""
+
+    id: int
+    idempotency_key: str
+    created: bool
+
+
 def enqueue(
     session: Session,
     *,
@@ -94,27 +106,33 @@ def enqueue(
     record_count: int = 1,
     amount_cents: int | None = None,
     not_before: datetime | None = None,
-) -> OutboxMessage:
+) -> Queued:
     """Store one outbound message in the caller's transaction; an existing key is kept.
 
     The default idempotency key is ``adapter:operation:business_key``; pass your own when
     the business key alone does not identify the fact (for example a correction number).
+    One ``INSERT … ON CONFLICT DO NOTHING`` round trip: it sits inside business
+    transactions, so it must stay cheap.
     """
     check_transfer(adapter, payload)
     key = idempotency_key or f"{adapter}:{operation}:{business_key}"
-    existing = session.scalars(
-        select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).first()
-    if existing is not None:
-        return existing
-    message = OutboxMessage(
+    if job_run is not None and job_run.id is None:
+        session.flush([job_run])
+    now = utcnow()
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else lite_insert
+    stmt = (dialect_insert(OutboxMessage.__table__).values(
         adapter=adapter, operation=operation, business_key=business_key, idempotency_key=key,
         payload=dict(payload) if payload is not None else None, payload_ref=payload_ref,
         record_count=record_count, amount_cents=amount_cents, status=MessageStatus.PENDING,
-        attempts=0, next_attempt_at=not_before or utcnow(),
+        attempts=0, next_attempt_at=not_before or now, created_at=now, updated_at=now,
         job_run_id=job_run.id if job_run is not None else None,
-    )
-    session.add(message)
-    return message
+    ).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(OutboxMessage.__table__.c.id))
+    new_id = session.execute(stmt).scalar()
+    if new_id is not None:
+        return Queued(new_id, key, True)
+    existing = session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key))
+    return Queued(existing, key, False)
 
 
 def accept_inbound(session: Session, *, adapter: str, kind: str, content: bytes, source: str,

@@ -69,17 +69,17 @@ def test_message_is_written_in_the_business_transaction(engine):
     with work(engine) as s:
         assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0
         s.add(Family(number="123456"))
-        message = enqueue(s, adapter=NAME, operation="notice", business_key="123456",
-                          payload={"a": 1})
+        queued = enqueue(s, adapter=NAME, operation="notice", business_key="123456",
+                         payload={"a": 1})
         s.commit()
-        assert message.idempotency_key == f"{NAME}:notice:123456"
-        assert message.status == MessageStatus.PENDING
+        assert queued.idempotency_key == f"{NAME}:notice:123456" and queued.created
+        assert s.get_one(OutboxMessage, queued.id).status == MessageStatus.PENDING
 
 
 def test_same_idempotency_key_is_stored_once(engine):
     """Issue 4.1: re-running a job that enqueues the same facts adds nothing."""
-    put(engine, 3)
-    put(engine, 3)
+    first = put(engine, 3)
+    assert put(engine, 3) == first
     with work(engine) as s:
         assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 3
 
@@ -198,7 +198,8 @@ def test_delivery_records_the_transfer(engine):
     assert record.recipient == f"{url}/messages"
     assert record.dataset == f"{NAME}.children"
     assert record.record_count == 2
-    assert record.checksum == checksum(payload_bytes(m.payload))
+    assert record.checksum == checksum(payload_bytes(
+        {"children": [{"first_name": "A"}, {"first_name": "B"}]}))
 
 
 def test_lease_expired_in_flight_message_is_claimed_again(engine):
