@@ -25,6 +25,14 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     USERS_MANAGE = "users:manage"
     OPS_READ = "ops:read"
+    # Placement (Lastenheft 3.2–3.7): read in scope; file/edit/delete for the parents;
+    # ZVS decisions (release, priority, pool, inactivation); facility work (review,
+    # forward, reserve, sign, exits) at own facilities.
+    PLACEMENT_READ = "placement:read"
+    PLACEMENT_SUBMIT = "placement:submit"
+    PLACEMENT_ZVS = "placement:zvs"
+    PLACEMENT_FACILITY = "placement:facility"
+    OPS_REPLAY = "ops:replay"  # re-queue dead or delivered messages
 
 
 _EB_KITA = {
@@ -35,6 +43,10 @@ _EB_KITA = {
     Permission.PEOPLE_WRITE,
     Permission.CONTRACTS_WRITE,
     Permission.AUDIT_READ,
+    Permission.PLACEMENT_READ,
+    Permission.PLACEMENT_SUBMIT,
+    Permission.PLACEMENT_ZVS,
+    Permission.PLACEMENT_FACILITY,
 }
 _TENANT = {
     Permission.MASTERDATA_READ,
@@ -42,15 +54,20 @@ _TENANT = {
     Permission.PEOPLE_READ,
     Permission.PEOPLE_WRITE,
     Permission.CONTRACTS_WRITE,
+    Permission.PLACEMENT_READ,
+    Permission.PLACEMENT_SUBMIT,
+    Permission.PLACEMENT_FACILITY,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset(_EB_KITA | {Permission.USERS_MANAGE, Permission.OPS_READ}),
+    Role.ADMIN: frozenset(_EB_KITA | {Permission.USERS_MANAGE, Permission.OPS_READ,
+                                      Permission.OPS_REPLAY}),
     Role.ZVS: frozenset(_EB_KITA),
     Role.FACILITY_LEAD: frozenset(_TENANT),
     Role.CARRIER: frozenset(_TENANT | {Permission.OWN_CARRIER_EDIT}),
-    Role.FINANCE: frozenset({Permission.MASTERDATA_READ, Permission.PEOPLE_READ}),
-    Role.OPS: frozenset({Permission.MASTERDATA_READ, Permission.OPS_READ}),
+    Role.FINANCE: frozenset({Permission.MASTERDATA_READ, Permission.PEOPLE_READ,
+                             Permission.PLACEMENT_READ}),
+    Role.OPS: frozenset({Permission.MASTERDATA_READ, Permission.OPS_READ, Permission.OPS_REPLAY}),
     Role.INTEGRATION: frozenset({Permission.MASTERDATA_READ}),
 }
 
@@ -60,6 +77,7 @@ REVEAL: dict[str, frozenset[Role]] = {
     "facility_only": frozenset({Role.FACILITY_LEAD, Role.CARRIER}),  # R6, R7
     "bank": frozenset({Role.FINANCE, Role.CARRIER}),  # R7, R8
     "secret": frozenset(),
+    "zvs_only": frozenset({Role.ZVS}),  # switch reasons (data-protection R5)
 }
 
 MASK = "***"

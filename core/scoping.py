@@ -26,6 +26,15 @@ from ekita.core.models import (
     Pkn,
 )
 from ekita.core.models.enums import ContactVisibility, Role
+from ekita.core.models.placement import (
+    Application,
+    ApplicationChild,
+    ApplicationState,
+    Reservation,
+    ReservationStatus,
+    WaitingListEntry,
+    WaitingStatus,
+)
 from ekita.core.tracking import principal_of
 
 UNRESTRICTED = frozenset({Role.ADMIN, Role.ZVS, Role.FINANCE})
@@ -53,12 +62,40 @@ def contract_criterion(
     return false()
 
 
+def application_criterion(
+    role: Role, facility_id: int | None, carrier_id: int | None
+) -> ColumnElement[bool]:
+    """A head (a carrier) sees an application only while it is under review, waiting,
+    reserved or placed at her (its) facility (data-protection §7, R4)."""
+    if role in UNRESTRICTED:
+        return true()
+    if role == Role.FACILITY_LEAD:
+        facilities: Any = [facility_id]
+    elif role == Role.CARRIER:
+        facilities = select(Facility.id).where(Facility.carrier_id == carrier_id)
+    else:
+        return false()
+    waiting = select(WaitingListEntry.application_id).where(
+        WaitingListEntry.facility_id.in_(facilities),
+        WaitingListEntry.status.in_([WaitingStatus.WAITING, WaitingStatus.OFFERED]))
+    reserved = select(Reservation.application_id).where(
+        Reservation.facility_id.in_(facilities), Reservation.status == ReservationStatus.ACTIVE)
+    return (
+        ((Application.state == ApplicationState.AT_FACILITY)
+         & Application.current_facility_id.in_(facilities))
+        | Application.id.in_(waiting)
+        | Application.id.in_(reserved)
+        | Application.placed_facility_id.in_(facilities)
+    )
+
+
 def _criteria(session: Session) -> list[Any]:
     p = principal_of(session)
     if p.role == Role.ADMIN:
         return []  # administrators and system principals (CLI, jobs) see everything
     if p.role in NO_PERSONAL_DATA:
-        people = [CareContract, Child, Family, Pkn, Guardian, GuardianContact, ChildGuardian]
+        people = [CareContract, Child, Family, Pkn, Guardian, GuardianContact, ChildGuardian,
+                  Application]
         return [with_loader_criteria(m, false(), include_aliases=True) for m in people]
     contacts = GuardianContact.visibility.in_(
         [v.value for v in CONTACT_VISIBILITY.get(p.role, frozenset())]
@@ -66,7 +103,12 @@ def _criteria(session: Session) -> list[Any]:
     if p.role in UNRESTRICTED:
         return [with_loader_criteria(GuardianContact, contacts, include_aliases=True)]
     contracts = contract_criterion(p.role, p.facility_id, p.carrier_id)
-    child_ids = select(CareContract.child_id).where(contracts)
+    applications = application_criterion(p.role, p.facility_id, p.carrier_id)
+    # Children of applications at the facility are in scope too: the head reviews them,
+    # contacts the guardians and signs the contract (3.6.5–3.6.7).
+    child_ids = select(CareContract.child_id).where(contracts).union(
+        select(ApplicationChild.child_id).join(
+            Application, Application.id == ApplicationChild.application_id).where(applications))
     guardian_ids = select(ChildGuardian.guardian_id).where(ChildGuardian.child_id.in_(child_ids))
     family_ids = select(Child.family_id).where(Child.id.in_(child_ids))
     return [
@@ -83,6 +125,7 @@ def _criteria(session: Session) -> list[Any]:
             include_aliases=True,
         ),
         with_loader_criteria(Family, Family.id.in_(family_ids), include_aliases=True),
+        with_loader_criteria(Application, applications, include_aliases=True),
     ]
 
 

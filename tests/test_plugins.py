@@ -235,7 +235,7 @@ def test_hook_register_jobs(engine):
         assert s.get_one(JobRun, run.id).status == "succeeded"
     twice = plugin(register_jobs=lambda settings: [
         JobRegistration(name="acme.count", summary="again", run=count)])
-    with pytest.raises(PluginError, match="acme.count"):
+    with pytest.raises(PluginError, match=r"acme\.count"):
         load_plugins(settings, extra=[("acme_plugin", extra), ("other", twice)])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
 from ekita.core.db.base import Base, Tracked, enum_type
 from ekita.core.models.enums import (
@@ -49,6 +49,8 @@ class Child(Tracked, Base):
     # Heim-/Pflegekind or heilpädagogisch: not counted for sibling fees (3.10.1).
     excluded_from_count: Mapped[bool] = mapped_column(Boolean, default=False)
     school_deferred: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Schulrücksteller (3.6.17): the placement contract's name for the column above.
+    school_entry_deferred: Mapped[bool] = synonym("school_deferred")
     health_notes: Mapped[str | None] = mapped_column(Text)
     emergency_contact: Mapped[str | None] = mapped_column(String(300))
 

@@ -11,7 +11,15 @@ from sqlalchemy import Engine
 
 from ekita.core.db.session import make_engine
 from ekita.hub.api import errors
-from ekita.hub.api.routes import audit, masterdata, people, system
+from ekita.hub.api.routes import (
+    audit,
+    masterdata,
+    ops,
+    people,
+    placement,
+    placement_reports,
+    system,
+)
 from ekita.hub.config import Settings, load_settings
 from ekita.hub.plugins import LoadedPlugins, load_plugins
 
@@ -41,7 +49,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     errors.install(app)
     app.middleware("http")(log_request)
     app.include_router(system.health_router)
-    for module in (masterdata, people, audit, system):
+    app.include_router(ops.metrics_router)
+    for module in (masterdata, people, audit, system, ops, placement_reports, placement):
         app.include_router(module.router, prefix=API_PREFIX)
     adapters = APIRouter(prefix=f"{API_PREFIX}/adapters")
     for routers in plugins.manager.hook.register_routes(settings=settings):

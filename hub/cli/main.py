@@ -19,6 +19,8 @@ from ekita.core.db.migrate import upgrade
 from ekita.core.db.session import make_engine, unit_of_work
 from ekita.core.errors import DomainError
 from ekita.core.models.enums import Role
+from ekita.hub.cli import ops
+from ekita.hub.cli import placement as placement_cli
 from ekita.hub.config import ConfigError, load_settings
 from ekita.hub.plugins import PluginError, load_plugins
 
@@ -32,6 +34,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(config_app, name="config")
 app.add_typer(users_app, name="users")
+app.add_typer(placement_cli.app, name="placement")
+ops.register(app)
 
 out = Console()
 err = Console(stderr=True)

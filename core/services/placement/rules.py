@@ -20,3 +20,8 @@ class PlacementRules(BaseModel):
     # Planned transitions counted in free places and the forecast (3.6.16, 3.6.17):
     kindergarten_switch_month: int = Field(default=36, ge=34, le=36)  # completed month of age
     school_entry_cutoff: str = Field(default="06-30", pattern="^(06-30|09-30)$")  # age 6 by
+    # Placement flow (placement.md §2):
+    max_preferences: int = Field(default=5, ge=1, le=5)  # cfg.max_preferences (3.3.2)
+    notice_period_months: int = Field(default=2, ge=1, le=6)  # 3.2.2, Anlage B §9(7)
+    hort_placement_enabled: bool = False  # 3.2.3: Hort contracts are made outside placement
+    forecast_horizon_months: int = Field(default=12, ge=1, le=24)  # 3.6.10
