@@ -7,7 +7,7 @@ and fail loudly on clashes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -86,6 +86,18 @@ def registry_recheck(session: Session, application_ids: list[int], on: date) -> 
     (Lastenheft 3.2.4). Arguments: ``session``, the tick's open transaction (write outbox
     messages into it so the check is queued atomically with the tick); ``application_ids``;
     ``on``, the tick's date. Returns nothing; not firstresult. The MESO adapter implements it.
+    """
+
+
+@hookspec
+def domain_events(session: Session, events: list[Any]) -> None:
+    """React to domain events (ApplicationSubmitted, ContractSigned, Exited, …).
+
+    Called by the ``events.relay`` job with events in order, each exactly once. Arguments:
+    ``session``, the relay's open transaction (enqueue outbox messages in it: they commit
+    together with the relay's cursor); ``events``, a list of ``DomainEvent`` rows (kind,
+    application_id, facility_id, payload with ids and dates, occurred_on). Returns
+    nothing; not firstresult. An exception fails the relay run and nothing moves on.
     """
 
 

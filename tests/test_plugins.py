@@ -252,3 +252,55 @@ def test_hook_registry_recheck(engine):
     with work(engine) as s:
         recheck_via(loaded.manager.hook)(s, [3, 4], date(2027, 1, 15))
     assert calls == [(s, [3, 4], date(2027, 1, 15))]
+
+
+def test_hook_domain_events(engine):
+    """The events.relay job hands each domain event once, in order, in one transaction."""
+    from datetime import UTC, date, datetime
+
+    from sqlalchemy import select
+
+    from ekita.core.models.events import DomainEvent
+    from ekita.core.models.exchange import Cursor, JobRun, OutboxMessage
+    from ekita.core.outbox import declare_recipient, enqueue
+    from ekita.hub.delivery.scheduler import Scheduler
+
+    seen: list[int] = []
+    broken = {"on": False}
+
+    def domain_events(session, events) -> None:
+        if broken["on"]:
+            raise RuntimeError("peer mapping missing")
+        for event in events:
+            seen.append(event.id)
+            enqueue(session, adapter="acme", operation=event.kind, business_key=str(event.id),
+                    payload={"application_id": event.application_id})
+
+    def add_events(n: int) -> None:
+        with work(engine) as s:
+            s.add_all(DomainEvent(kind="ContractSigned", application_id=i, facility_id=1,
+                                  payload={}, occurred_on=date(2027, 1, 1), actor="t")
+                      for i in range(n))
+            s.commit()
+
+    extra = plugin(domain_events=domain_events)
+    settings = Settings(database_url=engine.url.render_as_string(hide_password=False),
+                        load_plugins=["relay", "acme_plugin"])
+    loaded = load_plugins(settings, extra=[("acme_plugin", extra)])
+    declare_recipient("acme", set())
+    scheduler = Scheduler(engine, loaded, settings, "t")
+    add_events(3)
+    scheduler.tick(datetime(2027, 1, 1, 10, 0, 30, tzinfo=UTC))
+    add_events(2)
+    broken["on"] = True
+    (failed,) = scheduler.tick(datetime(2027, 1, 1, 10, 1, 30, tzinfo=UTC))
+    assert failed.status == "failed"
+    broken["on"] = False
+    scheduler.tick(datetime(2027, 1, 1, 10, 2, 30, tzinfo=UTC))
+    scheduler.tick(datetime(2027, 1, 1, 10, 3, 30, tzinfo=UTC))
+    assert seen == [1, 2, 3, 4, 5]
+    with work(engine) as s:
+        assert s.scalar(select(Cursor.position)) == 5
+        assert len(s.scalars(select(OutboxMessage)).all()) == 5
+        runs = s.scalars(select(JobRun.records_in).order_by(JobRun.id)).all()
+    assert runs == [3, 0, 2, 0]

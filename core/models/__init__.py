@@ -8,6 +8,7 @@ from ekita.core.models.contracts import CareContract
 from ekita.core.models.districts import Stadtteil
 from ekita.core.models.events import DomainEvent
 from ekita.core.models.exchange import (
+    Cursor,
     DeliveryAttempt,
     InboxEntry,
     JobRun,
@@ -39,6 +40,7 @@ __all__ = [
     "Childminder",
     "ChildmindingOffice",
     "ContractExit",
+    "Cursor",
     "DeliveryAttempt",
     "DomainEvent",
     "Facility",

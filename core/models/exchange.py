@@ -153,3 +153,13 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     holder: Mapped[str] = mapped_column(String(120))
     expires_at: Mapped[datetime]
+
+
+class Cursor(Base):
+    """How far a reader got in an append-only log (the event relay, incremental exports)."""
+
+    __tablename__ = "exchange_cursor"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
