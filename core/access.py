@@ -33,6 +33,11 @@ class Permission(StrEnum):
     PLACEMENT_ZVS = "placement:zvs"
     PLACEMENT_FACILITY = "placement:facility"
     OPS_REPLAY = "ops:replay"  # re-queue dead or delivered messages
+    # Parental fees (3.10): the fee office (finance) computes and debits; ZVS reads;
+    # waivers/reductions only EB Kita (R12). Placement roles never read fee data (M8).
+    FEES_READ = "fees:read"
+    FEES_WRITE = "fees:write"
+    FEES_WAIVER = "fees:waiver"
 
 
 _EB_KITA = {
@@ -61,12 +66,14 @@ _TENANT = {
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(_EB_KITA | {Permission.USERS_MANAGE, Permission.OPS_READ,
-                                      Permission.OPS_REPLAY}),
-    Role.ZVS: frozenset(_EB_KITA),
+                                      Permission.OPS_REPLAY, Permission.FEES_READ,
+                                      Permission.FEES_WRITE, Permission.FEES_WAIVER}),
+    Role.ZVS: frozenset(_EB_KITA | {Permission.FEES_READ}),
     Role.FACILITY_LEAD: frozenset(_TENANT),
     Role.CARRIER: frozenset(_TENANT | {Permission.OWN_CARRIER_EDIT}),
     Role.FINANCE: frozenset({Permission.MASTERDATA_READ, Permission.PEOPLE_READ,
-                             Permission.PLACEMENT_READ}),
+                             Permission.PLACEMENT_READ, Permission.FEES_READ,
+                             Permission.FEES_WRITE, Permission.FEES_WAIVER}),
     Role.OPS: frozenset({Permission.MASTERDATA_READ, Permission.OPS_READ, Permission.OPS_REPLAY}),
     Role.INTEGRATION: frozenset({Permission.MASTERDATA_READ}),
 }
@@ -78,7 +85,11 @@ REVEAL: dict[str, frozenset[Role]] = {
     "bank": frozenset({Role.FINANCE, Role.CARRIER}),  # R7, R8
     "secret": frozenset(),
     "zvs_only": frozenset({Role.ZVS}),  # switch reasons (data-protection R5)
+    "rank": frozenset({Role.ZVS, Role.ADMIN, Role.FINANCE}),  # preference rank, priority (R4)
 }
+# Classes whose keys are left out altogether, not masked, for facility leads and carriers:
+# the rank must be absent from every answer for them (decisions D19).
+OMIT_FOR_TENANTS = frozenset({"zvs_only", "rank"})
 
 MASK = "***"
 
@@ -111,7 +122,11 @@ def may_reveal(role: Role, sensitivity: str) -> bool:
 
 
 def redact(values: dict, sensitive: dict[str, str], role: Role) -> dict:
-    """Mask the values of sensitive fields the role may not see (keeps the keys)."""
+    """Mask the values of sensitive fields the role may not see (keeps the keys, except
+    the ``OMIT_FOR_TENANTS`` classes, which tenants do not get at all)."""
+    if role in (Role.FACILITY_LEAD, Role.CARRIER):
+        values = {k: v for k, v in values.items()
+                  if sensitive.get(k) not in OMIT_FOR_TENANTS or may_reveal(role, sensitive[k])}
     return {
         key: (
             MASK

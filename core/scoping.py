@@ -30,6 +30,8 @@ from ekita.core.models.placement import (
     Application,
     ApplicationChild,
     ApplicationState,
+    ContractExit,
+    Preference,
     Reservation,
     ReservationStatus,
     WaitingListEntry,
@@ -38,6 +40,11 @@ from ekita.core.models.placement import (
 from ekita.core.tracking import principal_of
 
 UNRESTRICTED = frozenset({Role.ADMIN, Role.ZVS, Role.FINANCE})
+# Execution option for reads the placement procedure makes for itself while a tenant acts
+# (routing must see every preference and waiting-list entry of an application, signing
+# closes the entries at other facilities). Services set it on their internal queries only;
+# nothing they read that way is returned to the caller.
+PROCEDURE_READ = "ekita_procedure_read"
 NO_PERSONAL_DATA = frozenset({Role.OPS, Role.INTEGRATION})
 
 CONTACT_VISIBILITY: dict[Role, frozenset[ContactVisibility]] = {
@@ -95,7 +102,8 @@ def _criteria(session: Session) -> list[Any]:
         return []  # administrators and system principals (CLI, jobs) see everything
     if p.role in NO_PERSONAL_DATA:
         people = [CareContract, Child, Family, Pkn, Guardian, GuardianContact, ChildGuardian,
-                  Application]
+                  Application, ApplicationChild, Preference, WaitingListEntry, Reservation,
+                  ContractExit]
         return [with_loader_criteria(m, false(), include_aliases=True) for m in people]
     contacts = GuardianContact.visibility.in_(
         [v.value for v in CONTACT_VISIBILITY.get(p.role, frozenset())]
@@ -126,6 +134,29 @@ def _criteria(session: Session) -> list[Any]:
         ),
         with_loader_criteria(Family, Family.id.in_(family_ids), include_aliases=True),
         with_loader_criteria(Application, applications, include_aliases=True),
+        *_placement_criteria(p.role, p.facility_id, p.carrier_id, applications, contracts),
+    ]
+
+
+def _placement_criteria(role: Role, facility_id: int | None, carrier_id: int | None,
+                        applications: ColumnElement[bool], contracts: ColumnElement[bool]
+                        ) -> list[Any]:
+    """Tenants: waiting-list entries and reservations of their facilities, the children of
+    applications in scope, exits of their contracts, and never a preference (its rank, R4)."""
+    if role == Role.FACILITY_LEAD:
+        facilities: Any = [facility_id]
+    else:
+        facilities = select(Facility.id).where(Facility.carrier_id == carrier_id)
+    return [
+        with_loader_criteria(Preference, false(), include_aliases=True),
+        with_loader_criteria(WaitingListEntry, WaitingListEntry.facility_id.in_(facilities),
+                             include_aliases=True),
+        with_loader_criteria(Reservation, Reservation.facility_id.in_(facilities),
+                             include_aliases=True),
+        with_loader_criteria(ApplicationChild, ApplicationChild.application_id.in_(
+            select(Application.id).where(applications)), include_aliases=True),
+        with_loader_criteria(ContractExit, ContractExit.contract_id.in_(
+            select(CareContract.id).where(contracts)), include_aliases=True),
     ]
 
 
@@ -133,6 +164,8 @@ def _criteria(session: Session) -> list[Any]:
 def _scope_selects(state: ORMExecuteState) -> None:
     if not state.is_select or state.is_column_load:
         return
+    if state.execution_options.get(PROCEDURE_READ):
+        return  # the placement procedure's own bookkeeping reads (see PROCEDURE_READ)
     criteria = _criteria(state.session)
     if criteria:
         state.statement = state.statement.options(*criteria)

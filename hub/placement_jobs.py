@@ -31,8 +31,9 @@ def _tick(ctx: JobContext) -> None:
     from ekita.core.services.placement.tick import tick
 
     on = ctx.scheduled_for.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    ctx.session.info["valid_from"] = on
     report = tick(ctx.session, on, ctx.settings.placement, recheck=recheck_via(ctx.hooks))
-    ctx.run.detail = ", ".join(f"{k}={v}" for k, v in vars(report).items())
+    ctx.run.detail = ", ".join(f"{k}={v}" for k, v in report.as_dict().items())
 
 
 @hookimpl

@@ -4,6 +4,7 @@ decisions D19): views, scoping across tenants, errors as JSON, OpenAPI examples.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -153,3 +154,72 @@ def test_openapi_documents_placement_with_examples(setup):
     assert "FacilityApplicationOut" in schema["components"]["schemas"]
     facility_view = schema["components"]["schemas"]["FacilityApplicationOut"]["properties"]
     assert not any(word in key for key in facility_view for word in HIDDEN)
+
+
+def test_history_of_placement_records_hides_ranks_from_tenants(setup):
+    """data-protection R4/R5, decisions D19: the generic history endpoint gives a facility
+    lead no rank, priority or switch reason of an application at her facility, and no
+    preference, waiting-list entry or reservation of another facility."""
+    world, api, engine, start, children = setup
+    zvs = key(engine, Role.ZVS)
+    lead_small = key(engine, Role.FACILITY_LEAD, facility_id=world.small)
+    first = api.post(f"{API}/applications", headers=zvs,
+                     json=body(children[0][0], start, world.small)).json()["application"]
+    api.post(f"{API}/applications/{first['id']}/reserve", headers=lead_small,
+             json={"facility_id": world.small}).raise_for_status()
+    app = api.post(f"{API}/applications", headers=zvs, json=body(
+        children[1][0], start, world.small, world.roomy)).json()["application"]
+    lead = key(engine, Role.FACILITY_LEAD, facility_id=world.roomy)
+    on = {"on": today().isoformat()}
+    history = api.get(f"/api/v1/history/application/{app['id']}", headers=lead, params=on)
+    assert history.status_code == 200, history.text
+    assert history.json()["values"]["desired_start"] == start.isoformat()
+    assert all(word not in history.text for word in HIDDEN), history.text
+    zvs_history = api.get(f"/api/v1/history/application/{app['id']}", headers=zvs, params=on)
+    assert zvs_history.json()["values"]["current_rank"] == 2
+    for entity in ("preference", "waiting_list_entry"):
+        assert api.get(f"/api/v1/history/{entity}/1", headers=lead,
+                       params=on).status_code == 404
+    assert api.get("/api/v1/history/reservation/1", headers=lead,
+                   params=on).status_code == 404
+    assert api.get("/api/v1/history/reservation/1", headers=lead_small,
+                   params=on).status_code == 200
+
+
+def test_forwarding_head_does_not_learn_the_next_preference(setup):
+    """placement.md §6 R6, data-protection R4: a head forwarding an application (no place)
+    is not told where it went next, which would hint at the preference order."""
+    world, api, engine, start, children = setup
+    zvs = key(engine, Role.ZVS)
+    app = api.post(f"{API}/applications", headers=zvs, json=body(
+        children[0][0], start, world.small, world.roomy)).json()["application"]
+    lead = key(engine, Role.FACILITY_LEAD, facility_id=world.small)
+    forwarded = api.post(f"{API}/applications/{app['id']}/forward", headers=lead)
+    assert forwarded.status_code == 200, forwarded.text
+    assert forwarded.json()["application"]["current_facility_id"] is None
+    waiting = api.get(f"{API}/facilities/{world.small}/waiting-list", headers=lead).json()
+    assert [w["application_id"] for w in waiting] == [app["id"]]
+    assert api.get(f"{API}/applications/{app['id']}", headers=zvs).json()[
+        "current_facility_id"] == world.roomy
+
+
+def test_patch_and_delete_through_the_api(setup):
+    """placement.md §12 C1–C5 (3.3.4, 3.3.5): edit (new preferences restart routing),
+    then delete; the deleted application is kept as withdrawn; bad input is a 422."""
+    world, api, engine, start, children = setup
+    zvs = key(engine, Role.ZVS)
+    app = api.post(f"{API}/applications", headers=zvs,
+                   json=body(children[0][0], start, world.roomy)).json()["application"]
+    url = f"{API}/applications/{app['id']}"
+    assert api.patch(url, headers=zvs, json={"daily_hours": "0"}).status_code == 422
+    assert api.patch(url, headers=zvs, json={"bogus": 1}).status_code == 422
+    changed = api.patch(url, headers=zvs, json={"preferences": [{"facility_id": world.other}]})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["application"]["current_facility_id"] == world.other
+    hours = api.patch(url, headers=zvs, json={"daily_hours": "7.5"}).json()["application"]
+    assert Decimal(hours["daily_hours"]) == Decimal("7.5")
+    assert hours["current_facility_id"] == world.other
+    gone = api.delete(url, headers=zvs).json()["application"]
+    assert (gone["state"], gone["inactive_reason"]) == ("inactive", "withdrawn")
+    again = api.delete(url, headers=zvs)
+    assert again.status_code == 422 and again.json()["error"]["field"] == "state"

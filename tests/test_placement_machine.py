@@ -316,7 +316,7 @@ class Placement(RuleBasedStateMachine):
 def test_placement_state_machine(engine):
     """Issue 3 Tests: random command sequences keep the placement.md §18 invariants."""
     Placement.engine = engine
-    examples = 30 if engine.dialect.name == "sqlite" else 12
+    examples = 30
     run_state_machine_as_test(Placement, settings=settings(
         max_examples=examples, stateful_step_count=25, deadline=None,
         suppress_health_check=list(HealthCheck)))

@@ -102,3 +102,14 @@ def test_a_failing_job_is_recorded_and_commits_nothing(engine):
     assert run.status == RunStatus.FAILED and run.detail == "ValueError: table missing"
     with work(engine) as s:
         assert s.scalars(select(OutboxMessage)).all() == []
+
+
+def test_placement_tick_runs_as_a_scheduled_job(engine):
+    """schedules.md §1 (daily window entry, deadlines): placement.tick is a built-in job."""
+    from ekita.hub.config import Settings
+
+    settings = Settings(database_url=url_of(engine), load_plugins=["placement_jobs"])
+    scheduler = Scheduler(engine, load_plugins(settings), settings, "a")
+    (run,) = scheduler.tick(berlin(2027, 3, 1, 0, 30, 10))
+    assert (run.job, run.status) == ("placement.tick", RunStatus.SUCCEEDED)
+    assert "entered_window=0" in run.detail

@@ -24,12 +24,12 @@ class DomainEvent(Base):
     __tablename__ = "domain_event"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(40), index=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)  # alert lists by kind
     # Plain ids, no foreign keys: the log is append-only like the change log, and the tick
     # writes tens of thousands of rows at once (PostgreSQL checks each key row by row).
     application_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    facility_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    facility_id: Mapped[int | None] = mapped_column(Integer)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    occurred_on: Mapped[date] = mapped_column(index=True)
+    occurred_on: Mapped[date]
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(120))

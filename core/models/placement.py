@@ -74,8 +74,11 @@ class Application(Tracked, Base):
     """Antrag auf Platzvormerkung (data-model.md §3.1)."""
 
     __tablename__ = "application"
-    # data-protection R5: switch reasons only for the ZVS (answers omit them for tenants).
-    __sensitive__ = {"switch_reason": "zvs_only"}
+    # data-protection R4/R5: tenants never get the rank, the ZVS priority or the switch
+    # reason (the keys are omitted, ekita.core.access.OMIT_FOR_TENANTS); the switch reason
+    # is for the ZVS only.
+    __sensitive__ = {"switch_reason": "zvs_only", "current_rank": "rank", "placed_rank": "rank",
+                     "zvs_priority": "rank"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     family_id: Mapped[int] = mapped_column(ForeignKey("family.id"), index=True)
@@ -120,7 +123,7 @@ class Application(Tracked, Base):
 
     children: Mapped[list[ApplicationChild]] = relationship(
         back_populates="application", order_by="ApplicationChild.id",
-        cascade="all, delete-orphan")
+        cascade="all, delete-orphan", lazy="selectin")
     preferences: Mapped[list[Preference]] = relationship(
         back_populates="application", order_by="Preference.rank", cascade="all, delete-orphan")
 

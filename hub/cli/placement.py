@@ -7,13 +7,14 @@ from datetime import date, datetime
 from typing import Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
 from ekita.core.access import Principal
 from ekita.core.db.session import make_engine, unit_of_work
+from ekita.core.services.placement.tick import TickReport
 from ekita.core.services.placement.tick import tick as run_tick
-from ekita.hub.config import load_settings
-from ekita.hub.plugins import load_plugins
+from ekita.hub.config import Settings, load_settings
+from ekita.hub.placement_jobs import recheck_via
+from ekita.hub.plugins import LoadedPlugins, load_plugins
 
 app = typer.Typer(help="Placement procedure (Vermittlungsverfahren).", no_args_is_help=True)
 TICK = Principal.system("job", "placement-tick")
@@ -32,13 +33,14 @@ def tick(day: Annotated[str, typer.Option("--date", help="business date YYYY-MM-
     routing, review deadlines, reservation follow-ups. Running it twice changes nothing."""
     on = _day(day)
     settings = load_settings()
-    plugins = load_plugins(settings)
+    report = tick_with_plugins(settings, load_plugins(settings), on)
+    print(json.dumps(report.as_dict()))
 
-    def recheck(session: Session, ids: list[int], when: date) -> None:
-        plugins.manager.hook.registry_recheck(session=session, application_ids=ids, on=when)
 
+def tick_with_plugins(settings: Settings, plugins: LoadedPlugins, on: date) -> TickReport:
+    """One tick in one transaction, the registry re-check going to the plugins' hook."""
     engine = make_engine(settings.database_url)
     with unit_of_work(engine, TICK) as session:
         session.info["valid_from"] = on
-        report = run_tick(session, on, settings.placement, recheck=recheck)
-    print(json.dumps(report.as_dict()))
+        return run_tick(session, on, settings.placement,
+                        recheck=recheck_via(plugins.manager.hook))

@@ -306,25 +306,22 @@ def get(session: Session, app_id: int) -> Application:
 def _close_entries(session: Session, app_id: int, status: WaitingStatus, on: date,
                    except_facility: int | None = None) -> list[int]:
     """Close the open waiting-list entries of an application; returns their facilities."""
-    t = WaitingListEntry.__table__.c
-    ids = session.execute(select(t.id, t.facility_id).where(
-        t.application_id == app_id,
-        t.status.in_([s.value for s in routing.OPEN_ENTRY]))).all()
     closed = []
-    for entry_id, fid in ids:
-        if fid == except_facility:
-            continue
-        entry = session.get(WaitingListEntry, entry_id)
-        if entry is None:  # outside the caller's scope: changed on the table
+    for entry in session.scalars(select(WaitingListEntry).where(
+            WaitingListEntry.application_id == app_id,
+            WaitingListEntry.status.in_(routing.OPEN_ENTRY)).order_by(WaitingListEntry.id),
+            execution_options=routing.INTERNAL):
+        if entry.facility_id == except_facility:
             continue
         entry.status, entry.closed_on = status, on
-        closed.append(fid)
+        closed.append(entry.facility_id)
     return closed
 
 
 def _active_reservations(session: Session, app_id: int) -> list[Reservation]:
     return list(session.scalars(select(Reservation).where(
-        Reservation.application_id == app_id, Reservation.status == ReservationStatus.ACTIVE)))
+        Reservation.application_id == app_id, Reservation.status == ReservationStatus.ACTIVE),
+        execution_options=routing.INTERNAL))
 
 
 def edit(session: Session, app_id: int, data: dict[str, Any], rules: PlacementRules,
@@ -342,13 +339,16 @@ def edit(session: Session, app_id: int, data: dict[str, Any], rules: PlacementRu
     changed = {k: v for k, v in data.items() if k in EDITABLE}
     start = changed.get("desired_start", app.desired_start)
     integration = changed.get("integration_need", app.integration_need)
-    old = [(p.facility_id, p.childminding_office_id, p.care_type) for p in app.preferences]
+    current = list(session.scalars(
+        select(Preference).where(Preference.application_id == app.id).order_by(Preference.rank),
+        execution_options=routing.INTERNAL))
+    old = [(p.facility_id, p.childminding_office_id, p.care_type) for p in current]
     raw = data.get("preferences")
     prefs = _preferences(
         session,
         raw if raw is not None else [{"facility_id": p.facility_id,
                                       "childminding_office_id": p.childminding_office_id,
-                                      "care_type": p.care_type} for p in app.preferences],
+                                      "care_type": p.care_type} for p in current],
         kids, start, integration, rules)
     new = [(p.facility_id, p.childminding_office_id, p.care_type) for p in prefs]
     hours = Decimal(str(changed.get("daily_hours", app.daily_hours)))
@@ -363,10 +363,13 @@ def edit(session: Session, app_id: int, data: dict[str, Any], rules: PlacementRu
     warnings: list[str] = []
     if restart:  # C3: off every list, routing restarts; the history stays in the change log
         removed = _close_entries(session, app.id, WaitingStatus.REMOVED, on)
-        for p in list(app.preferences):
+        for p in current:
             session.delete(p)
         session.flush()
-        app.preferences = prefs
+        for p in prefs:
+            p.application_id = app.id
+            session.add(p)
+        session.expire(app, ["preferences"])
         session.flush()
         emit(session, Kind.ROUTING_RESTARTED, on, app.id, child_ids=app.child_ids,
              removed_from=removed)
@@ -489,8 +492,8 @@ def zvs_route(session: Session, app_id: int, facility_id: int, rules: PlacementR
         app.desired_start = desired_start
         app.window_entry = window_entry(desired_start, rules)
     app.state, app.current_facility_id = ApplicationState.AT_FACILITY, facility.id
-    app.current_rank = next((p.rank for p in app.preferences if p.facility_id == facility.id),
-                            None)
+    case = routing.case_of(session, app)
+    app.current_rank = next((p.rank for p in case.prefs if p.facility_id == facility.id), None)
     app.review_due_on = on + relativedelta(days=rules.review_deadline_days)
     app.review_alerted = False
     t = WaitingListEntry.__table__.c
@@ -498,8 +501,10 @@ def zvs_route(session: Session, app_id: int, facility_id: int, rules: PlacementR
         t.application_id == app.id, t.facility_id == facility.id,
         t.status.in_([s.value for s in routing.OPEN_ENTRY])))
     if listed is None:
+        care_type = next(iter(routing.needs(case, routing.Pref(
+            0, facility.id, None, case.prefs[0].care_type), rules)))
         session.add(WaitingListEntry(application_id=app.id, facility_id=facility.id,
-                                     care_type=app.preferences[0].care_type,
+                                     care_type=care_type,
                                      status=WaitingStatus.WAITING, routed_by_zvs=True,
                                      listed_on=on))
     session.flush()

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, text
+from sqlalchemy import JSON, Table, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -64,16 +64,12 @@ def _sqlite_params(conn: Connection, table: Table, keys: Sequence[str],
             value = value.value
         fixed.append(process(value) if process and value is not None else value)
     tail = tuple(fixed)
-    out = []
-    for row in rows:
-        values = []
-        for key, process in zip(keys, processors, strict=True):
-            value = row[key]
-            if isinstance(value, enum.Enum):
-                value = value.value
-            values.append(process(value) if process and value is not None else value)
-        out.append((*values, *tail))
-    return out
+    pairs = list(zip(keys, processors, strict=True))
+    plain = [k for k, process in pairs if process is None]
+    if len(plain) == len(keys):  # ids, numbers, strings: no conversion needed
+        return [(*(row[k] for k in keys), *tail) for row in rows]
+    return [(*(process(row[k]) if process and row[k] is not None else row[k]
+               for k, process in pairs), *tail) for row in rows]
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]],
@@ -87,8 +83,10 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]],
     columns = [*keys, *shared]
     if conn.dialect.name == "postgresql":
         tail = tuple(_plain(v) for v in shared.values())
-        _copy(conn, table.name, columns,
-              [(*(_plain(r[k]) for k in keys), *tail) for r in rows])
+        json_keys = {k for k in keys if isinstance(table.c[k].type, JSON)}
+        _copy(conn, table.name, columns, [
+            (*(json.dumps(r[k]) if k in json_keys else r[k] for k in keys), *tail)
+            for r in rows])
         return
     sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
            f"VALUES ({', '.join('?' for _ in columns)})")
@@ -107,6 +105,11 @@ def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]],
     shared = shared or {}
     conn = session.connection()
     keys = [k for k in rows[0] if k != "id"]
+    if not keys:  # the same values for every row: one statement per chunk of ids
+        ids = [r["id"] for r in rows]
+        for i in range(0, len(ids), 5000):
+            conn.execute(update(table).where(table.c.id.in_(ids[i:i + 5000])).values(**shared))
+        return
     if conn.dialect.name == "postgresql":
         quote = conn.dialect.identifier_preparer.quote
         temp = f"tick_{uuid.uuid4().hex[:12]}"

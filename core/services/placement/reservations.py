@@ -65,7 +65,7 @@ def _facility_for(session: Session, facility_id: int) -> Facility:
 def _waiting_at(session: Session, app_id: int, facility_id: int) -> list[WaitingListEntry]:
     return list(session.scalars(select(WaitingListEntry).where(
         WaitingListEntry.application_id == app_id, WaitingListEntry.facility_id == facility_id,
-        WaitingListEntry.status.in_(routing.OPEN_ENTRY))))
+        WaitingListEntry.status.in_(routing.OPEN_ENTRY)), execution_options=routing.INTERNAL))
 
 
 def forward(session: Session, app_id: int, rules: PlacementRules,
@@ -80,7 +80,7 @@ def forward(session: Session, app_id: int, rules: PlacementRules,
     case = routing.case_of(session, app)
     if facility.id not in case.waiting_at:
         care_type = next(iter(routing.needs(case, routing.Pref(
-            0, facility.id, None, app.preferences[0].care_type), rules)))
+            0, facility.id, None, case.prefs[0].care_type), rules)))
         session.add(WaitingListEntry(application_id=app.id, facility_id=facility.id,
                                      care_type=care_type, status=WaitingStatus.WAITING,
                                      routed_by_zvs=app.current_rank is None, listed_on=on))
@@ -150,7 +150,7 @@ def reserve(session: Session, app_id: int, rules: PlacementRules, *,
                                 field="childminder_id", rule="at most 5 children (3.5.2)")
         need = Counter({CareType.KINDERTAGESPFLEGE: len(case.children)})
         types = [CareType.KINDERTAGESPFLEGE] * len(case.children)
-        rank = next((x.rank for x in app.preferences if x.childminding_office_id), None)
+        rank = next((x.rank for x in case.prefs if x.office_id), None)
     else:
         assert facility_id is not None
         facility = _facility_for(session, facility_id)
@@ -165,8 +165,8 @@ def reserve(session: Session, app_id: int, rules: PlacementRules, *,
                                 field="facility_id", rule="no placement at a closed facility")
         if facility.status == FacilityStatus.TEMPORARILY_CLOSED:
             warnings.append(f"facility {facility.id} is temporarily closed")
-        wished = next((x.care_type for x in app.preferences if x.facility_id == facility.id),
-                      app.preferences[0].care_type)
+        wished = next((x.care_type for x in case.prefs if x.facility_id == facility.id),
+                      case.prefs[0].care_type)
         types = [care_type_for(wished, birth, start, rules,
                                        integration=app.integration_need, deferred=deferred)
                  for _c, birth, deferred in case.children]
@@ -189,7 +189,7 @@ def reserve(session: Session, app_id: int, rules: PlacementRules, *,
         if short:
             warnings.append(f"facility {facility.id} is over-occupied on {start}: "
                             f"{', '.join(f'{n} {t}' for t, n in sorted(short.items()))}")
-        rank = next((x.rank for x in app.preferences if x.facility_id == facility.id), None)
+        rank = next((x.rank for x in case.prefs if x.facility_id == facility.id), None)
         for entry in listed:
             entry.status = WaitingStatus.OFFERED
     follow_up = on + timedelta(days=rules.reservation_follow_up_days)
@@ -234,7 +234,7 @@ def _occupancy_days(session: Session, facility_id: int, start: date) -> list[dat
 def _reservations(session: Session, app: Application) -> list[Reservation]:
     found = list(session.scalars(select(Reservation).where(
         Reservation.application_id == app.id, Reservation.status == ReservationStatus.ACTIVE)
-        .order_by(Reservation.id)))
+        .order_by(Reservation.id), execution_options=routing.INTERNAL))
     if app.state != ApplicationState.RESERVED or not found:
         raise RuleViolation("the application has no reserved place", record=RECORD,
                             field="state", rule="RESERVED applications only (placement.md §18)")

@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 
 from ekita.core.models import Child, WaitingListEntry
 from ekita.core.models.enums import CareType, FacilityStatus
-from ekita.core.models.placement import Application, ApplicationState, WaitingStatus
+from ekita.core.models.placement import (
+    Application,
+    ApplicationChild,
+    ApplicationState,
+    Preference,
+    WaitingStatus,
+)
+from ekita.core.scoping import PROCEDURE_READ
 from ekita.core.services.placement.eligibility import care_type_for
 from ekita.core.services.placement.events import Kind, event_row, write
 from ekita.core.services.placement.occupancy import FacilityInfo, PlaceLedger
@@ -47,6 +54,7 @@ class Case:
     prefs: list[Pref]
     children: list[tuple[int, date, bool]]  # child id, birth date, school entry deferred
     waiting_at: set[int] = field(default_factory=set)
+    needs_by_type: dict[CareType, Counter[CareType]] = field(default_factory=dict)
 
     @property
     def child_ids(self) -> list[int]:
@@ -65,11 +73,15 @@ class Outcome:
 
 
 def needs(case: Case, pref: Pref, rules: PlacementRules) -> Counter[CareType]:
-    """Places per care type the children of the application need at this preference (§3.6)."""
-    return Counter(
-        care_type_for(pref.care_type, birth, case.desired_start, rules,
-                      integration=case.integration, deferred=deferred)
-        for _child, birth, deferred in case.children)
+    """Places per care type the children of the application need at this preference (§3.6).
+    Preferences usually share the wished care type, so it is worked out once per type."""
+    found = case.needs_by_type.get(pref.care_type)
+    if found is None:
+        found = case.needs_by_type[pref.care_type] = Counter(
+            care_type_for(pref.care_type, birth, case.desired_start, rules,
+                          integration=case.integration, deferred=deferred)
+            for _child, birth, deferred in case.children)
+    return found
 
 
 def closed_for(info: FacilityInfo | None, start: date) -> bool:
@@ -137,21 +149,30 @@ def plan(case: Case, ledger: PlaceLedger, on: date, rules: PlacementRules, *,
 # ------------------------------------------------------------------ loading cases
 
 
+INTERNAL = {PROCEDURE_READ: True}
+
+
 def case_of(session: Session, app: Application) -> Case:
-    """The routing view of one ORM application (children and open waiting-list entries)."""
-    ids = app.child_ids
+    """The routing view of one application: all its preferences, children and open
+    waiting-list entries, read for the procedure itself whoever acts (see PROCEDURE_READ)."""
+    ac, c = ApplicationChild.__table__.c, Child.__table__.c
     kids = session.execute(
-        select(Child.__table__.c.id, Child.__table__.c.birth_date,
-               Child.__table__.c.school_deferred).where(Child.__table__.c.id.in_(ids))).all()
-    births = {r[0]: (r[1], bool(r[2])) for r in kids}
+        select(c.id, c.birth_date, c.school_deferred)
+        .join(ApplicationChild.__table__, ac.child_id == c.id)
+        .where(ac.application_id == app.id).order_by(ac.id), execution_options=INTERNAL).all()
+    p = Preference.__table__.c
+    prefs = session.execute(
+        select(p.rank, p.facility_id, p.childminding_office_id, p.care_type)
+        .where(p.application_id == app.id).order_by(p.rank), execution_options=INTERNAL).all()
     t = WaitingListEntry.__table__
     waiting = set(session.scalars(select(t.c.facility_id).where(
-        t.c.application_id == app.id, t.c.status.in_([s.value for s in OPEN_ENTRY]))))
+        t.c.application_id == app.id, t.c.status.in_([s.value for s in OPEN_ENTRY])),
+        execution_options=INTERNAL))
     return Case(app.id, app.desired_start, app.integration_need,
                 app.sibling_in_first_preference,
-                [Pref(p.rank, p.facility_id, p.childminding_office_id, p.care_type)
-                 for p in app.preferences],
-                [(c, *births[c]) for c in ids], waiting)
+                [Pref(r.rank, r.facility_id, r.childminding_office_id, CareType(r.care_type))
+                 for r in prefs],
+                [(r.id, r.birth_date, bool(r.school_deferred)) for r in kids], waiting)
 
 
 def ledger_for(session: Session, cases: list[Case], rules: PlacementRules,

@@ -102,11 +102,12 @@ def _update(session: Session, table: Any, rows: list[dict[str, Any]],
     shared = shared or {}
     bulk.update_rows(session, table, rows, shared | {"updated_at": utcnow()})
     audit = []
+    old = {k: jsonable(v) for k, v in before.items()}
+    fixed = {k: [old.get(k), jsonable(v)] for k, v in shared.items() if before.get(k) != v}
     for row in rows:
-        new = {k: v for k, v in row.items() if k != "id"} | shared
-        changes = {k: [jsonable(before.get(k)), jsonable(v)] for k, v in new.items()
-                   if before.get(k) != v}
-        audit.append((row["id"], "update", changes))
+        changes = {k: [old.get(k), v.isoformat() if isinstance(v, date) else v]
+                   for k, v in row.items() if k != "id" and before.get(k) != v}
+        audit.append((row["id"], "update", changes | fixed))
     _audit(session, table.name, audit, on)
 
 

@@ -65,7 +65,7 @@ def rules(request: Request) -> PlacementRules:
 Rules = Annotated[PlacementRules, Depends(rules)]
 
 
-def application_out(app: Application, who: Principal) -> dict[str, Any]:
+def application_out(session: Session, app: Application, who: Principal) -> dict[str, Any]:
     """The role's view: tenants get a model without rank, priority and switch reason."""
     values = {"child_ids": app.child_ids}
     if who.role in TENANTS:
@@ -75,12 +75,22 @@ def application_out(app: Application, who: Principal) -> dict[str, Any]:
         values["preferences"] = list(app.preferences)
     data = model.model_validate({k: getattr(app, k) for k in model.model_fields
                                  if k not in values} | values).model_dump(mode="json")
+    if who.role in TENANTS and data["current_facility_id"] not in _own(session, who):
+        # Where it went next would hint at the order of the preferences (R4).
+        data["current_facility_id"] = data["review_due_on"] = None
     return redact(data, Application.__sensitive__, who.role)
 
 
-def answer(app: Application, who: Principal, warnings: list[str], **extra: Any
-           ) -> dict[str, Any]:
-    return {"application": application_out(app, who), "warnings": warnings, **extra}
+def _own(session: Session, who: Principal) -> set[int]:
+    """The facilities a tenant acts for (master data is public within the hub)."""
+    if who.role == Role.FACILITY_LEAD:
+        return {who.facility_id} if who.facility_id else set()
+    return set(session.scalars(select(Facility.id).where(Facility.carrier_id == who.carrier_id)))
+
+
+def answer(session: Session, app: Application, who: Principal, warnings: list[str],
+           **extra: Any) -> dict[str, Any]:
+    return {"application": application_out(session, app, who), "warnings": warnings, **extra}
 
 
 def _facility_in_scope(session: Session, facility_id: int) -> Facility:
@@ -108,7 +118,7 @@ def submit(session: WriteDB, who: Who, rules: Rules,
                                 "value": APPLICATION_EXAMPLE}})]) -> dict:
     app, warnings = apps.submit(session, body.model_dump(), rules)
     session.commit()
-    return answer(app, who, warnings)
+    return answer(session, app, who, warnings)
 
 
 @router.get("/applications", response_model=Page[AnyApplication],
@@ -129,14 +139,14 @@ def list_applications(session: DB, who: Who, pages: Pages,
         stmt = stmt.where(Application.id.in_(select(ApplicationChild.application_id).where(
             ApplicationChild.child_id == child_id)))
     items, total = page(session, stmt, pages.limit, pages.offset)
-    return {"items": [application_out(a, who) for a in items], "total": total,
+    return {"items": [application_out(session, a, who) for a in items], "total": total,
             "limit": pages.limit, "offset": pages.offset}
 
 
 @router.get("/applications/{application_id}", response_model=AnyApplication,
             summary="One application")
 def get_application(session: DB, who: Who, application_id: PathId) -> dict:
-    return application_out(apps.get(session, application_id), who)
+    return application_out(session, apps.get(session, application_id), who)
 
 
 @router.patch("/applications/{application_id}", response_model=ApplicationAnswer,
@@ -149,7 +159,7 @@ def edit(session: WriteDB, who: Who, rules: Rules, application_id: PathId,
     data = body.model_dump(exclude_unset=True)
     app, warnings = apps.edit(session, application_id, data, rules)
     session.commit()
-    return answer(app, who, warnings)
+    return answer(session, app, who, warnings)
 
 
 @router.delete("/applications/{application_id}", response_model=ApplicationAnswer,
@@ -159,7 +169,7 @@ def edit(session: WriteDB, who: Who, rules: Rules, application_id: PathId,
 def withdraw(session: WriteDB, who: Who, application_id: PathId) -> dict:
     app = apps.withdraw(session, application_id)
     session.commit()
-    return answer(app, who, [])
+    return answer(session, app, who, [])
 
 
 @router.post("/applications/{application_id}/release", response_model=ApplicationAnswer,
@@ -169,7 +179,7 @@ def release(session: WriteDB, who: Who, rules: Rules, application_id: PathId,
     app, warnings = apps.zvs_release(session, application_id, rules,
                                      priority=body.priority if body else None)
     session.commit()
-    return answer(app, who, warnings)
+    return answer(session, app, who, warnings)
 
 
 @router.post("/applications/{application_id}/priority", response_model=ApplicationAnswer,
@@ -177,7 +187,7 @@ def release(session: WriteDB, who: Who, rules: Rules, application_id: PathId,
 def priority(session: WriteDB, who: Who, application_id: PathId, body: PriorityIn) -> dict:
     app = apps.set_priority(session, application_id, body.priority)
     session.commit()
-    return answer(app, who, [])
+    return answer(session, app, who, [])
 
 
 @router.post("/applications/{application_id}/inactivate", response_model=ApplicationAnswer,
@@ -185,7 +195,7 @@ def priority(session: WriteDB, who: Who, application_id: PathId, body: PriorityI
 def inactivate(session: WriteDB, who: Who, application_id: PathId, body: InactivateIn) -> dict:
     app = apps.inactivate(session, application_id, body.reason)
     session.commit()
-    return answer(app, who, [])
+    return answer(session, app, who, [])
 
 
 @router.post("/applications/{application_id}/reactivate", response_model=ApplicationAnswer,
@@ -193,7 +203,7 @@ def inactivate(session: WriteDB, who: Who, application_id: PathId, body: Inactiv
 def reactivate(session: WriteDB, who: Who, rules: Rules, application_id: PathId) -> dict:
     app, warnings = apps.reactivate(session, application_id, rules)
     session.commit()
-    return answer(app, who, warnings)
+    return answer(session, app, who, warnings)
 
 
 @router.post("/applications/{application_id}/route", response_model=ApplicationAnswer,
@@ -203,7 +213,7 @@ def zvs_route(session: WriteDB, who: Who, rules: Rules, application_id: PathId,
     app = apps.zvs_route(session, application_id, body.facility_id, rules,
                          desired_start=body.desired_start)
     session.commit()
-    return answer(app, who, [])
+    return answer(session, app, who, [])
 
 
 @router.post("/applications/{application_id}/forward", response_model=ApplicationAnswer,
@@ -211,7 +221,7 @@ def zvs_route(session: WriteDB, who: Who, rules: Rules, application_id: PathId,
 def forward(session: WriteDB, who: Who, rules: Rules, application_id: PathId) -> dict:
     app = res.forward(session, application_id, rules)
     session.commit()
-    return answer(app, who, [])
+    return answer(session, app, who, [])
 
 
 @router.post("/applications/{application_id}/reserve", response_model=ApplicationAnswer,
@@ -224,7 +234,7 @@ def reserve(session: WriteDB, who: Who, rules: Rules, application_id: PathId,
                                 childminder_id=body.childminder_id, starts_on=body.starts_on,
                                 overbook=body.overbook)
     session.commit()
-    return answer(app, who, warnings)
+    return answer(session, app, who, warnings)
 
 
 @router.post("/applications/{application_id}/release-reservation",
@@ -235,7 +245,7 @@ def release_reservation(session: WriteDB, who: Who, rules: Rules, application_id
     app = res.release_reservation(session, application_id, res.ReleaseOutcome(body.outcome),
                                   rules)
     session.commit()
-    return answer(app, who, [])
+    return answer(session, app, who, [])
 
 
 @router.post("/applications/{application_id}/sign", response_model=SignAnswer,
@@ -247,7 +257,7 @@ def sign(session: WriteDB, who: Who, application_id: PathId, body: SignIn) -> di
     app, made = res.sign(session, application_id, payer_guardian_id=body.payer_guardian_id,
                          payer_kind=body.payer_kind, signed_on=body.signed_on)
     session.commit()
-    return answer(app, who, [], contract_ids=[c.id for c in made])
+    return answer(session, app, who, [], contract_ids=[c.id for c in made])
 
 
 @router.get("/applications/{application_id}/reservations", response_model=list[ReservationOut],
@@ -284,7 +294,7 @@ def review_list(session: DB, who: Who, facility_id: PathId) -> list[dict]:
     facility = _facility_in_scope(session, facility_id)
     stmt = select(Application).where(Application.state == ApplicationState.AT_FACILITY,
                                      Application.current_facility_id == facility.id)
-    return [application_out(a, who) for a in session.scalars(
+    return [application_out(session, a, who) for a in session.scalars(
         stmt.order_by(Application.review_due_on, Application.id))]
 
 

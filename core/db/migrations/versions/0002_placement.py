@@ -30,13 +30,7 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_domain_event_application_id"), "domain_event", ["application_id"], unique=False
     )
-    op.create_index(
-        op.f("ix_domain_event_facility_id"), "domain_event", ["facility_id"], unique=False
-    )
     op.create_index(op.f("ix_domain_event_kind"), "domain_event", ["kind"], unique=False)
-    op.create_index(
-        op.f("ix_domain_event_occurred_on"), "domain_event", ["occurred_on"], unique=False
-    )
     op.create_table(
         "application",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -430,8 +424,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_application_family_id"), table_name="application")
     op.drop_index(op.f("ix_application_current_facility_id"), table_name="application")
     op.drop_table("application")
-    op.drop_index(op.f("ix_domain_event_occurred_on"), table_name="domain_event")
     op.drop_index(op.f("ix_domain_event_kind"), table_name="domain_event")
-    op.drop_index(op.f("ix_domain_event_facility_id"), table_name="domain_event")
     op.drop_index(op.f("ix_domain_event_application_id"), table_name="domain_event")
     op.drop_table("domain_event")
