@@ -38,6 +38,11 @@ class Permission(StrEnum):
     FEES_READ = "fees:read"
     FEES_WRITE = "fees:write"
     FEES_WAIVER = "fees:waiver"
+    # Family e-file (3.7.4, data-protection R10 and the access matrix): EB Kita only; the
+    # ZVS reads, the fee office reads and files; templates are managed by administrators.
+    DOCUMENTS_READ = "documents:read"
+    DOCUMENTS_WRITE = "documents:write"
+    TEMPLATES_MANAGE = "templates:manage"
 
 
 _EB_KITA = {
@@ -67,13 +72,16 @@ _TENANT = {
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(_EB_KITA | {Permission.USERS_MANAGE, Permission.OPS_READ,
                                       Permission.OPS_REPLAY, Permission.FEES_READ,
-                                      Permission.FEES_WRITE, Permission.FEES_WAIVER}),
-    Role.ZVS: frozenset(_EB_KITA | {Permission.FEES_READ}),
+                                      Permission.FEES_WRITE, Permission.FEES_WAIVER}
+                          | {Permission.DOCUMENTS_READ, Permission.DOCUMENTS_WRITE,
+                             Permission.TEMPLATES_MANAGE}),
+    Role.ZVS: frozenset(_EB_KITA | {Permission.FEES_READ} | {Permission.DOCUMENTS_READ}),
     Role.FACILITY_LEAD: frozenset(_TENANT),
     Role.CARRIER: frozenset(_TENANT | {Permission.OWN_CARRIER_EDIT}),
     Role.FINANCE: frozenset({Permission.MASTERDATA_READ, Permission.PEOPLE_READ,
                              Permission.PLACEMENT_READ, Permission.FEES_READ,
-                             Permission.FEES_WRITE, Permission.FEES_WAIVER}),
+                             Permission.FEES_WRITE, Permission.FEES_WAIVER}
+                            | {Permission.DOCUMENTS_READ, Permission.DOCUMENTS_WRITE}),
     Role.OPS: frozenset({Permission.MASTERDATA_READ, Permission.OPS_READ, Permission.OPS_REPLAY}),
     Role.INTEGRATION: frozenset({Permission.MASTERDATA_READ}),
 }

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     schedules: dict[str, str] = Field(default_factory=dict)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    # Where each tenant's family files live (Lastenheft 3.16): "internal" (the hub's own
+    # store, the default) or "domea" (also filed in the city's DMS). Keys: "city" or
+    # "carrier:<id>"; a tenant not listed uses the internal store.
+    document_store: dict[str, Literal["internal", "domea"]] = Field(default_factory=dict)
+    # Fernet key for bank data at rest (core.crypto, data-protection R8); env EKITA_DATA_KEY.
+    data_key: SecretStr | None = None
 
     _cron = field_validator("schedules")(classmethod(lambda cls, v: _check_cron(v)))
 

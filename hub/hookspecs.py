@@ -101,6 +101,17 @@ def domain_events(session: Session, events: list[Any]) -> None:
     """
 
 
+@hookspec
+def register_carrier_profiles() -> Iterable[Any]:
+    """Add carrier exchange formats (mapping profiles) to the ``carrier_export`` adapter.
+
+    Returns ``CarrierProfileRegistration`` records (``ekita.hub.registrations``): a name,
+    and either the TOML text of a profile or a ready ``Profile``. ``ekita-hub export
+    carrier`` and ``import carrier --profile NAME`` find them by name. Prove a profile
+    with the conformance kit ``ekita.hub.testing``. Not firstresult.
+    """
+
+
 def all_hook_names() -> list[str]:
     """The names of every hook specified here (used by the documentation test)."""
     return [n for n, v in globals().items() if hasattr(v, f"{PROJECT}_spec")]

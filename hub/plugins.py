@@ -23,6 +23,7 @@ from ekita.hub.registrations import AdapterRegistration, AdapterSettings, JobReg
 ENTRY_POINT_GROUP = "ekita.plugins"
 DEFAULT_PLUGINS = (
     "ekita.hub.placement_jobs",
+    "ekita.hub.billing_jobs",
     "ekita.hub.delivery.relay",
     "ekita.plugins.meso",
     "ekita.plugins.kis",

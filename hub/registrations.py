@@ -115,3 +115,18 @@ def planned(name: str, summary: str, personal_fields: Iterable[str] = ()
         return [registration]
 
     return register_adapters
+
+
+@dataclass(frozen=True)
+class CarrierProfileRegistration:
+    """A carrier exchange format from a plugin (``register_carrier_profiles`` hook).
+
+    ``toml``: the profile's TOML text; or ``profile``: a ready
+    ``ekita.plugins.carrier_export.profile.Profile``. The name must match the profile's.
+    """
+
+    name: str
+    toml: str | None = None
+    profile: Any = None
+    summary: str = ""
+    plugin: str = field(default="", compare=False)

@@ -82,8 +82,8 @@ def test_config_check_masks_secrets(tmp_path):
      "adapters.meso.schedules: Value error, schedule 'recheck': 'every night' is not a cron"),
     ("[adapters.nonexistent]\nenabled = true\n",
      "adapters.nonexistent: no adapter of that name is loaded"),
-    ("[adapters.meso.settings]\nurl = 'http://x'\n",
-     "adapters.meso.settings.url: Extra inputs are not permitted"),
+    ("[adapters.meso.settings]\nurl_typo = 'http://x'\n",
+     "adapters.meso.settings.url_typo: Extra inputs are not permitted"),
     ("api_port = 'high'\n", "api_port: Input should be a valid integer"),
     ("this is not toml\n", "ekita.toml"),
 ])

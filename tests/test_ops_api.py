@@ -87,6 +87,7 @@ def test_job_runs_schedules_adapters_and_metrics(engine, api):
     assert schedule["next_run"]
     health = {a["adapter"]: a for a in api.get("/api/v1/ops/adapters", headers=ops).json()}
     assert health[NAME]["messages"] == {"dead": 1, "delivered": 1}
+    assert health[NAME]["checks"] == []  # the sandbox adapter has no peer check
     assert api.get("/api/v1/ops/job-runs", headers=ops).json() == []
     metrics = api.get("/metrics", headers=ops)
     assert metrics.status_code == 200

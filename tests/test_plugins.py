@@ -304,3 +304,19 @@ def test_hook_domain_events(engine):
         assert len(s.scalars(select(OutboxMessage)).all()) == 5
         runs = s.scalars(select(JobRun.records_in).order_by(JobRun.id)).all()
     assert runs == [3, 0, 2, 0]
+
+
+def test_hook_register_carrier_profiles():
+    """A plugin adds a carrier format (interfaces.md §9) that the carrier adapter finds."""
+    from ekita.hub.registrations import CarrierProfileRegistration
+    from ekita.plugins.carrier_export import registered_profiles
+
+    extra = types.ModuleType("acme_carrier")
+    toml = 'name = "acme-pipe"\nformat = "csv"\ndelimiter = "|"\n'
+    extra.register_carrier_profiles = hookimpl(
+        lambda: [CarrierProfileRegistration(name="acme-pipe", toml=toml)])
+    loaded = load_plugins(Settings(load_plugins=["carrier_export", "acme_carrier"]),
+                          extra=[("acme_carrier", extra)])
+    profiles = registered_profiles(loaded.manager.hook)
+    assert profiles["acme-pipe"].delimiter == "|"
+    assert "hub-xml" in profiles and not profiles["hub-xml"].verified

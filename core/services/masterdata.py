@@ -27,6 +27,7 @@ from ekita.core.models import (
 from ekita.core.models.enums import FACILITY_CARE_TYPES, CareType, FacilityStatus, Role
 from ekita.core.schemas.masterdata import CARRIER_OWNER_FIELDS, FACILITY_OWNER_FIELDS
 from ekita.core.services.base import apply, load, require
+from ekita.core.services.registries import assign_district
 from ekita.core.tracking import principal_of
 
 # -- carriers -------------------------------------------------------------------------------
@@ -118,6 +119,7 @@ def create_facility(session: Session, data: dict[str, Any]) -> Facility:
     _check_facility(session, facility)
     session.add(facility)
     session.flush()
+    assign_district(session, "facility", facility)
     return facility
 
 
@@ -137,6 +139,7 @@ def update_facility(session: Session, facility_id: int, data: dict[str, Any]) ->
     apply(facility, data)
     _check_facility(session, facility)
     session.flush()
+    assign_district(session, "facility", facility, set(data))
     return facility
 
 

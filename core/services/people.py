@@ -17,6 +17,7 @@ from ekita.core.access import Permission
 from ekita.core.errors import Conflict, RuleViolation
 from ekita.core.models import Child, ChildGuardian, Family, Guardian, GuardianContact, Pkn
 from ekita.core.services.base import apply, load, require
+from ekita.core.services.registries import assign_district
 
 FIRST_FAMILY_NUMBER = 100000
 
@@ -86,6 +87,7 @@ def create_child(
         )
     )
     session.flush()
+    assign_district(session, "child", child)
     return child
 
 
@@ -102,6 +104,7 @@ def update_child(session: Session, child_id: int, data: dict[str, Any]) -> Child
     apply(child, data)
     _check_child(session, child)
     session.flush()
+    assign_district(session, "child", child, set(data))
     return child
 
 
@@ -154,6 +157,7 @@ def create_guardian(session: Session, data: dict[str, Any]) -> Guardian:
     guardian = Guardian(**data, contacts=[GuardianContact(**c) for c in contacts])
     session.add(guardian)
     session.flush()
+    assign_district(session, "guardian", guardian)
     return guardian
 
 
@@ -162,6 +166,7 @@ def update_guardian(session: Session, guardian_id: int, data: dict[str, Any]) ->
     guardian = load(session, Guardian, guardian_id)
     apply(guardian, data)
     session.flush()
+    assign_district(session, "guardian", guardian, set(data))
     return guardian
 
 

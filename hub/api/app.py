@@ -13,6 +13,8 @@ from ekita.core.db.session import make_engine
 from ekita.hub.api import errors
 from ekita.hub.api.routes import (
     audit,
+    documents,
+    fees,
     masterdata,
     ops,
     people,
@@ -50,7 +52,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.middleware("http")(log_request)
     app.include_router(system.health_router)
     app.include_router(ops.metrics_router)
-    for module in (masterdata, people, audit, system, ops, placement_reports, placement):
+    if settings.data_key is not None:  # bank data at rest (core.crypto)
+        from ekita.core import crypto
+
+        crypto.configure(settings.data_key.get_secret_value())
+    for module in (masterdata, people, audit, system, ops, placement_reports, placement, fees,
+                   documents):
         app.include_router(module.router, prefix=API_PREFIX)
     adapters = APIRouter(prefix=f"{API_PREFIX}/adapters")
     for routers in plugins.manager.hook.register_routes(settings=settings):

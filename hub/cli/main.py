@@ -19,6 +19,9 @@ from ekita.core.db.migrate import upgrade
 from ekita.core.db.session import make_engine, unit_of_work
 from ekita.core.errors import DomainError
 from ekita.core.models.enums import Role
+from ekita.hub.cli import billing as billing_cli
+from ekita.hub.cli import documents as documents_cli
+from ekita.hub.cli import exchange as exchange_cli
 from ekita.hub.cli import ops
 from ekita.hub.cli import placement as placement_cli
 from ekita.hub.config import ConfigError, load_settings
@@ -35,7 +38,10 @@ app.add_typer(plugins_app, name="plugins")
 app.add_typer(config_app, name="config")
 app.add_typer(users_app, name="users")
 app.add_typer(placement_cli.app, name="placement")
+app.add_typer(billing_cli.app, name="billing")
+app.add_typer(documents_cli.app, name="documents")
 ops.register(app)
+exchange_cli.register(app)
 
 out = Console()
 err = Console(stderr=True)
@@ -143,7 +149,12 @@ def _fail(message: str, code: int) -> None:
 def main() -> None:
     """Entry point: add the plugins' commands, run, and turn known errors into one line."""
     try:
-        loaded = load_plugins(load_settings())
+        settings = load_settings()
+        if settings.data_key is not None:  # bank data at rest (core.crypto)
+            from ekita.core import crypto
+
+            crypto.configure(settings.data_key.get_secret_value())
+        loaded = load_plugins(settings)
         loaded.manager.hook.register_commands(cli=app)
     except (ConfigError, PluginError):
         pass  # reported by the command that needs the configuration

@@ -1,15 +1,52 @@
-"""DOMEA document archive (xdomea).
+"""DOMEA: the family e-file in the city's DMS as xdomea 3.0.0 FVDaten messages.
 
-Not built yet: this package registers the adapter's name, so its configuration
-section is known; see README.md for what it will do.
+The core files documents in the family file (``ekita.core.services.documents``) and, for
+tenants configured for DOMEA, enqueues messages for adapter ``domea`` in the same
+transaction; this plugin builds the 0604/0605/0609/0610 messages, validates them against
+the shipped xdomea 3.0.0 schemas, packs the ZIP container, delivers it and reads the
+0629/0630 answers. ``ekita-hub peer domea`` runs the sandbox DMS. See README.md.
 """
 
-from ekita.hub import hookimpl
-from ekita.hub.registrations import planned
+from __future__ import annotations
 
-register_adapters = hookimpl(
-    planned(
-        "domea",
-        "DOMEA document archive (xdomea)",
-    )
-)
+import typer
+
+from ekita.hub.hookspecs import hookimpl
+from ekita.hub.registrations import AdapterRegistration
+from ekita.plugins.domea.adapter import DomeaSettings, deliver
+
+NAME = "domea"
+#: Personal fields in the outbox payload (the messages themselves carry the PKN and the
+#: family number as file key; names stay in the PDF, data-protection M6).
+PERSONAL_FIELDS = frozenset({"pkn", "family_number"})
+
+
+@hookimpl
+def register_adapters() -> list[AdapterRegistration]:
+    return [AdapterRegistration(
+        name=NAME, version="1.0.0",
+        summary="DOMEA family e-file: xdomea 3.0.0 FVDaten (0604, 0605, 0609, 0610; 0629/0630)",
+        config_model=DomeaSettings, capabilities=frozenset({"xdomea-3.0.0"}),
+        personal_fields=PERSONAL_FIELDS, deliver=deliver)]
+
+
+def _sub_app(cli: typer.Typer, name: str, help_text: str) -> typer.Typer:
+    """The sub-command group ``name``, shared with other plugins (``peer``)."""
+    for group in cli.registered_groups:
+        if group.name == name and group.typer_instance is not None:
+            return group.typer_instance
+    sub = typer.Typer(help=help_text, no_args_is_help=True)
+    cli.add_typer(sub, name=name)
+    return sub
+
+
+@hookimpl
+def register_commands(cli: typer.Typer) -> None:
+    peers = _sub_app(cli, "peer", "Sandbox peers of the city's systems, for tests and demos.")
+
+    @peers.command("domea")
+    def peer_domea(host: str = "127.0.0.1", port: int = 8790) -> None:
+        """Run the sandbox DMS (xdomea 3.0.0, answers 0629/0630); prints its URL."""
+        from ekita.plugins.domea.peer import serve
+
+        serve(host, port)

@@ -43,6 +43,7 @@ from ekita.core.services.placement import routing
 from ekita.core.services.placement.eligibility import HORT_TYPES, allowed_care_types
 from ekita.core.services.placement.events import Kind, emit
 from ekita.core.services.placement.rules import PlacementRules
+from ekita.core.services.registries import intake_check
 from ekita.core.tracking import principal_of, today
 
 RECORD = "application"
@@ -267,6 +268,7 @@ def submit(session: Session, data: dict[str, Any], rules: PlacementRules,
     app.preferences = prefs
     session.add(app)
     session.flush()
+    intake_check(session, app, on)  # MESO (3.3.2): flag, never block
     emit(session, Kind.APPLICATION_SUBMITTED, on, app.id, child_ids=app.child_ids,
          desired_start=start, notification_channel=app.notification_channel,
          unborn=app.unborn, is_switch=app.is_switch, integration_need=integration,

@@ -15,6 +15,7 @@ from ekita.core.models.exchange import MessageStatus
 from ekita.core.schemas.common import MAX_ID
 from ekita.core.services.base import require
 from ekita.hub.api.deps import DB, Pages, PathId, QueryId
+from ekita.hub.api.routes.system import health_by_plugin
 from ekita.hub.delivery import metrics, ops
 from ekita.hub.delivery.scheduler import last_runs, next_tick, schedules
 
@@ -106,12 +107,20 @@ class ScheduleOut(BaseModel):
     last_run: datetime | None
 
 
+class CheckOut(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+
+
 class AdapterHealthOut(BaseModel):
     adapter: str
     last_success: datetime | None
     attempts_window: int
     error_rate: float
     messages: dict[str, int]
+    checks: list[CheckOut] = Field(default_factory=list,
+                                   description="the adapter plugin's health checks (peers)")
 
 
 def _filter(status: MessageStatus | None, adapter: str | None, operation: str | None,
@@ -180,7 +189,14 @@ def schedule_list(session: DB, request: Request) -> list[ScheduleOut]:
 @router.get("/adapters", response_model=list[AdapterHealthOut], summary="Adapter health")
 def adapters(session: DB, request: Request) -> list[dict[str, Any]]:
     require(session, Permission.OPS_READ)
-    return ops.adapter_health(session, list(request.app.state.plugins.adapters))
+    state = request.app.state
+    checks = health_by_plugin(state.plugins, state.settings)
+    rows = ops.adapter_health(session, list(state.plugins.adapters))
+    for row in rows:
+        registration = state.plugins.adapters.get(row["adapter"])
+        found = checks.get(registration.plugin, []) if registration else []
+        row["checks"] = [c.__dict__ for c in found]
+    return rows
 
 
 @metrics_router.get("/metrics", summary="Prometheus metrics (bearer key of role ops)",

@@ -16,14 +16,19 @@ router = APIRouter(tags=["system"])
 health_router = APIRouter(tags=["system"])
 
 
-def plugin_health(plugins: LoadedPlugins, settings: object) -> list[HealthResult]:
-    results: list[HealthResult] = []
+def health_by_plugin(plugins: LoadedPlugins, settings: object) -> dict[str, list[HealthResult]]:
+    results: dict[str, list[HealthResult]] = {}
     for impl in plugins.manager.hook.health_checks.get_hookimpls():
         try:
-            results.extend(impl.function(settings=settings) or ())
+            found = list(impl.function(settings=settings) or ())
         except Exception as exc:  # a plugin's failure is reported, never raised
-            results.append(HealthResult(impl.plugin_name, False, type(exc).__name__))
+            found = [HealthResult(impl.plugin_name, False, type(exc).__name__)]
+        results.setdefault(impl.plugin_name, []).extend(found)
     return results
+
+
+def plugin_health(plugins: LoadedPlugins, settings: object) -> list[HealthResult]:
+    return [r for found in health_by_plugin(plugins, settings).values() for r in found]
 
 
 @health_router.get("/health")

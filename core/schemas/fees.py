@@ -1,0 +1,166 @@
+"""In/Out models of the fee domain (fees.md). Money travels as decimal strings or cents."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ekita.core.models.fees import FactKind, FeeType, LineKind, PaymentMethod
+from ekita.core.services.fees.rules import FeeGroup
+
+Amount = Annotated[Decimal, Field(ge=0, max_digits=9, decimal_places=2)]
+Pct = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
+Hours = Annotated[Decimal, Field(gt=0, le=12, max_digits=4, decimal_places=2)]
+Period = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-09"])]
+
+
+class StatuteParams(BaseModel):
+    """The statute's fee tables and percentages as data (fees.md §3, §4, §5, §8).
+
+    ``full9`` is the 9-hour full fee per group; every tier derives from it by D1.
+    ``published`` (optional) holds the printed table — group → hours →
+    [1st, 2nd, 1st single parent, 2nd single parent] — and is checked against D1–D5.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    full9: dict[FeeGroup, Amount]
+    tiers: dict[FeeGroup, list[Hours]]
+    second_child_pct: Pct = Decimal(40)
+    single_parent_pct: Pct = Decimal(10)
+    free_from_rank: int = Field(default=3, ge=2, le=10)
+    extra_care_per_tier: Amount = Decimal("5.00")
+    non_pickup: Amount = Decimal("25.00")
+    due_day: int = Field(default=15, ge=1, le=28)
+    published: dict[FeeGroup, dict[str, list[Amount]]] = Field(default_factory=dict)
+
+    @field_validator("published")
+    @classmethod
+    def _four_columns(cls, value: dict) -> dict:
+        for group, rows in value.items():
+            for hours, row in rows.items():
+                if not re.fullmatch(r"\d+(\.\d+)?", hours) or len(row) != 4:
+                    raise ValueError(f"published.{group}.{hours}: four amounts per tier")
+        return value
+
+
+class StatuteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    valid_from: date
+    params: StatuteParams
+
+
+class StatuteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    valid_from: date
+    valid_to: date | None
+    params: dict
+
+
+class FactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    child_id: int = Field(ge=1)
+    contract_id: int | None = Field(default=None, ge=1)
+    kind: FactKind
+    valid_from: date
+    valid_to: date | None = None
+    amount_cents: int | None = Field(default=None, ge=0)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class FactOut(FactIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+
+
+class FactEnd(BaseModel):
+    """Ending (or withdrawing, retroactively) a fact: the new last day of validity."""
+
+    valid_to: date
+
+
+class ExtraCareIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contract_id: int = Field(ge=1)
+    day: date
+    exceeded_tiers: int = Field(default=0, ge=0, le=10)
+    not_picked_up: bool = False
+    school_free_day: bool = False
+
+
+class PaymentSetupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    guardian_id: int = Field(ge=1)
+    payment_method: PaymentMethod
+    iban: str | None = Field(default=None, max_length=42)
+    bic: str | None = Field(default=None, max_length=11)
+    holder: str | None = Field(default=None, max_length=200)
+    mandate_reference: str | None = Field(default=None, max_length=35)
+    mandate_signed_on: date | None = None
+
+
+class AssessmentLineOut(BaseModel):
+    fee_type: FeeType
+    amount_cents: int
+    computed_cents: int
+    detail: str
+
+
+class AssessmentOut(BaseModel):
+    """A contract's fee for a month with every step visible (3.10.1)."""
+
+    contract_id: int
+    period: str
+    group: str | None
+    hours: str | None
+    rank: int | None
+    single_parent: bool
+    full_cents: int
+    computed_cents: int
+    amount_cents: int
+    notes: list[str]
+    lines: list[AssessmentLineOut]
+
+
+class ReceivableOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    external_ref: str
+    pkn: str
+    contract_id: int
+    cost_centre: str
+    period: str
+    fee_type: FeeType
+    line_kind: LineKind
+    correction_no: int
+    amount_cents: int
+    due_date: date
+    run_id: int
+
+
+class DebitRunOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int | None
+    period: str
+    kind: str
+    seq: int
+    record_count: int
+    control_sum_cents: int
+    quarantined: int = 0  # contracts left out for want of a PKN
+    created: bool = True
+    dry_run: bool = False

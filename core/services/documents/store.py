@@ -1,0 +1,55 @@
+"""The internal document store (Lastenheft 3.16): content-addressed bytes in the database.
+
+Chosen over a directory because the bytes then commit or roll back with their metadata
+(one transaction per filing), are backed up with the database, and are protected by the
+same append-only triggers (migration 0010) as the metadata; identical content is stored
+once. The DOMEA adapter reads them by hash through a plain connection (no ORM session).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as lite_insert
+from sqlalchemy.orm import Session
+
+from ekita.core.errors import NotFound, RuleViolation
+from ekita.core.models.documents import DocumentContent
+
+#: Upload cap (interfaces.md §2 rule 5: file-size caps).
+MAX_BYTES = 20 * 1024 * 1024
+T = DocumentContent.__table__
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def put(session: Session, data: bytes) -> str:
+    """Store bytes once; returns their sha256 (an existing hash is left untouched)."""
+    if not data:
+        raise RuleViolation("the document is empty", record="document", field="content",
+                            rule="a filed document has content")
+    if len(data) > MAX_BYTES:
+        raise RuleViolation(f"the document is larger than {MAX_BYTES} bytes", record="document",
+                            field="content", rule="interfaces.md §2: file-size caps")
+    digest = sha256(data)
+    dialect = pg_insert if session.get_bind().dialect.name == "postgresql" else lite_insert
+    session.execute(dialect(T).values(sha256=digest, size=len(data), data=data)
+                    .on_conflict_do_nothing(index_elements=["sha256"]))
+    return digest
+
+
+def get(bind: Session | Connection, digest: str) -> bytes:
+    """The stored bytes, checked against their hash (a changed byte is detected)."""
+    data = bind.execute(select(T.c.data).where(T.c.sha256 == digest)).scalar()
+    if data is None:
+        raise NotFound(f"no stored content {digest}", record="document_content", field="sha256",
+                       rule="exists in the store")
+    if sha256(bytes(data)) != digest:
+        raise RuleViolation(f"stored content {digest} does not match its hash",
+                            record="document_content", field="data",
+                            rule="data-protection D5: stored unaltered")
+    return bytes(data)

@@ -1,0 +1,1 @@
+"""Parental fees (fees.md): statute versions, monthly assessment, debit run, corrections."""

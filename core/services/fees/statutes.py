@@ -1,0 +1,168 @@
+"""Statute versions with validity (fees.md §3, §14): tables are data, checked by D1–D5.
+
+A new version starts on a 1st of month (B §10(4): at the earliest on 1 September for a
+yearly adjustment); the previous open version ends the day before. Months already
+debited are recomputed by the corrections run (``corrections.run_corrections``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ekita.core.access import Permission
+from ekita.core.errors import Conflict, NotFound, RuleViolation
+from ekita.core.models.fees import FeeStatute
+from ekita.core.schemas.fees import StatuteIn, StatuteParams
+from ekita.core.services.base import require
+from ekita.core.services.fees.rules import Discounts, FeeGroup, full_fee, money, parents_fee
+
+_H = ["10", "9", "8", "7", "6", "4.5"]
+_HORT_H = ["9", "8", "7", "6", "5"]
+
+#: Anlage C "Konfiguration Elternbeiträge" (fees.md §3), € per month:
+#: hours → [1st, 2nd, 1st single parent, 2nd single parent].
+PUBLISHED_2011: dict[FeeGroup, dict[str, list[str]]] = {
+    FeeGroup.KK: dict(zip(_H, [
+        ["210.40", "126.24", "189.36", "105.20"], ["189.36", "113.62", "170.42", "94.68"],
+        ["168.32", "100.99", "151.49", "84.16"], ["147.28", "88.37", "132.55", "73.64"],
+        ["126.24", "75.74", "113.62", "63.12"], ["94.68", "56.81", "85.21", "47.34"]],
+        strict=True)),
+    FeeGroup.KG: dict(zip(_H, [
+        ["146.81", "88.09", "132.13", "73.41"], ["132.13", "79.28", "118.92", "66.07"],
+        ["117.45", "70.47", "105.71", "58.73"], ["102.77", "61.66", "92.49", "51.39"],
+        ["88.09", "52.85", "79.28", "44.05"], ["66.07", "39.64", "59.46", "33.04"]],
+        strict=True)),
+    FeeGroup.HORT: dict(zip(_HORT_H, [
+        ["118.34", "71.00", "106.51", "59.17"], ["105.19", "63.11", "94.67", "52.60"],
+        ["92.04", "55.22", "82.84", "46.02"], ["78.89", "47.33", "71.00", "39.45"],
+        ["65.74", "39.44", "59.17", "32.87"]], strict=True)),
+    FeeGroup.FOERD: dict(zip(_HORT_H, [
+        ["146.88", "88.13", "132.19", "73.44"], ["130.56", "78.34", "117.50", "65.28"],
+        ["114.24", "68.54", "102.82", "57.12"], ["97.92", "58.75", "88.13", "48.96"],
+        ["81.60", "48.96", "73.44", "40.80"]], strict=True)),
+}
+
+DEFAULT_2011 = {
+    "name": "Elternbeitragssatzung 28.06.2011",
+    "valid_from": date(2011, 9, 1),
+    "params": {
+        "full9": {"KK": "189.36", "KG": "132.13", "HORT": "118.34", "FOERD": "146.88"},
+        # B §4 offers 4.5–11 h (Hort 5–11 h); 11 h (KK/KG), 10–11 h (Hort/Förd.) by D1 (F3).
+        "tiers": {"KK": ["4.5", "6", "7", "8", "9", "10", "11"],
+                  "KG": ["4.5", "6", "7", "8", "9", "10", "11"],
+                  "HORT": ["5", "6", "7", "8", "9", "10", "11"],
+                  "FOERD": ["5", "6", "7", "8", "9", "10", "11"]},
+        "published": {g.value: rows for g, rows in PUBLISHED_2011.items()},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Statute:
+    """A loaded statute version, ready for the arithmetic."""
+
+    id: int
+    valid_from: date
+    valid_to: date | None
+    params: StatuteParams
+
+    @property
+    def discounts(self) -> Discounts:
+        p = self.params
+        return Discounts(p.second_child_pct, p.single_parent_pct, p.free_from_rank)
+
+    def tier(self, group: FeeGroup, hours: Decimal) -> Decimal:
+        """The booked tier: the smallest offered tier not below the contracted hours (F4)."""
+        offered = sorted(self.params.tiers.get(group, []))
+        for tier in offered:
+            if hours <= tier:
+                return tier
+        if not offered:
+            raise RuleViolation(f"statute {self.id} has no tiers for {group}",
+                                record="fee_statute", field="params.tiers",
+                                rule="fees.md §3: tiers per care type")
+        return offered[-1]
+
+    def full(self, group: FeeGroup, hours: Decimal) -> Decimal:
+        return full_fee(self.params.full9[group], self.tier(group, hours))
+
+
+def check_published(params: StatuteParams) -> None:
+    """Every published table value must follow from the 9-hour fee by D1–D5 (fees.md §4)."""
+    d = Discounts(params.second_child_pct, params.single_parent_pct, params.free_from_rank)
+    for group, rows in params.published.items():
+        if group not in params.full9:
+            raise RuleViolation(f"published table {group} without a 9-hour fee",
+                                record="fee_statute", field=f"params.full9.{group}",
+                                rule="fees.md §4 D1")
+        for hours, row in rows.items():
+            full = full_fee(params.full9[group], money(hours))
+            expected = [parents_fee(full, 1, False, d), parents_fee(full, 2, False, d),
+                        parents_fee(full, 1, True, d), parents_fee(full, 2, True, d)]
+            for column, (given, derived) in enumerate(zip(row, expected, strict=True)):
+                if given != derived:
+                    raise RuleViolation(
+                        f"published {group} {hours} h column {column + 1}: {given} differs "
+                        f"from the derived {derived}", record="fee_statute",
+                        field=f"params.published.{group}.{hours}", rule="fees.md §4 D1–D5")
+
+
+def _as_statute(row: FeeStatute) -> Statute:
+    return Statute(row.id, row.valid_from, row.valid_to, StatuteParams.model_validate(row.params))
+
+
+def create_statute(session: Session, data: StatuteIn) -> FeeStatute:
+    """Add a version from a 1st of month; the open previous version ends the day before."""
+    require(session, Permission.FEES_WRITE)
+    if data.valid_from.day != 1:
+        raise RuleViolation("a statute version starts on the 1st of a month",
+                            record="fee_statute", field="valid_from",
+                            rule="fees.md §14.4: automatic switch at a 1st of month")
+    check_published(data.params)
+    rows = list(session.scalars(select(FeeStatute).order_by(FeeStatute.valid_from)))
+    if any(r.valid_from >= data.valid_from for r in rows):
+        raise Conflict(f"a statute version from {data.valid_from} or later exists",
+                       record="fee_statute", field="valid_from",
+                       rule="fees.md §14: versions follow each other")
+    for row in rows:
+        if row.valid_to is None or row.valid_to >= data.valid_from:
+            row.valid_to = data.valid_from - timedelta(days=1)
+    statute = FeeStatute(name=data.name, valid_from=data.valid_from,
+                         params=data.params.model_dump(mode="json"))
+    session.add(statute)
+    session.flush()
+    return statute
+
+
+def load_default(session: Session) -> FeeStatute | None:
+    """Seed the 2011 statute (Anlage B/C) unless a version exists; None when one did."""
+    require(session, Permission.FEES_WRITE)
+    if session.scalar(select(FeeStatute.id).limit(1)) is not None:
+        return None
+    return create_statute(session, StatuteIn.model_validate(DEFAULT_2011))
+
+
+def list_statutes(session: Session) -> list[FeeStatute]:
+    require(session, Permission.FEES_READ)
+    return list(session.scalars(select(FeeStatute).order_by(FeeStatute.valid_from)))
+
+
+class StatuteBook:
+    """All versions, loaded once per run; ``at(month)`` finds the valid one."""
+
+    def __init__(self, session: Session) -> None:
+        self.versions = [_as_statute(r) for r in
+                         session.scalars(select(FeeStatute).order_by(FeeStatute.valid_from))]
+
+    def at(self, month: date) -> Statute:
+        for statute in reversed(self.versions):
+            if statute.valid_from <= month and (statute.valid_to is None
+                                                or month <= statute.valid_to):
+                return statute
+        raise NotFound(f"no fee statute valid on {month}", record="fee_statute",
+                       field="valid_from", rule="fees.md §14.4: statutes carry validity")

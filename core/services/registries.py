@@ -1,0 +1,49 @@
+"""Slots the registry plugins fill at start-up; the core calls them without importing plugins.
+
+Like ``ekita.core.outbox.declare_recipient``: the hub loads the plugins, the KIS plugin
+installs its district resolver and the MESO plugin its intake check. With nothing
+installed (a hub without those plugins, most unit tests) the calls do nothing.
+
+- ``assign_district(session, entity, record)``: called by the people and master-data
+  services on every save of a guardian, child or facility address (3.14.1.10).
+- ``intake_check(session, application, on)``: called once by ``submit`` before the
+  application is released, so a MESO deviation sends it to the ZVS (3.3.2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+DistrictResolver = Callable[[Session, str, Any], None]
+IntakeCheck = Callable[[Session, Any, date], None]
+
+ADDRESS_FIELDS = frozenset({"street", "house_no", "postcode", "town"})
+
+_slots: dict[str, Any] = {"district": None, "intake": None}
+
+
+def install_district_resolver(resolver: DistrictResolver | None) -> None:
+    _slots["district"] = resolver
+
+
+def install_intake_check(check: IntakeCheck | None) -> None:
+    _slots["intake"] = check
+
+
+def assign_district(session: Session, entity: str, record: Any,
+                    changed: set[str] | None = None) -> None:
+    """Assign the saved address its districts; skip when no address field changed."""
+    resolver: DistrictResolver | None = _slots["district"]
+    if resolver is None or (changed is not None and not changed & ADDRESS_FIELDS):
+        return
+    resolver(session, entity, record)
+
+
+def intake_check(session: Session, application: Any, on: date) -> None:
+    check: IntakeCheck | None = _slots["intake"]
+    if check is not None:
+        check(session, application, on)

@@ -1,0 +1,194 @@
+"""Parental fees over HTTP (fees.md; Lastenheft 3.10): fee preview, statute versions,
+fee facts and decisions, extra care, payment setup, debit runs, corrections and the
+"offene Änderungen" list.
+
+Permissions (data-protection M8, R12): finance (the fee office) and admin act; ZVS reads;
+facility leads and carriers get 403 on every fee route — placement roles never read
+income or fee data. Clear IBANs leave only masked, and only to roles with the bank right.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import select
+
+from ekita.core.access import Permission, may_reveal
+from ekita.core.errors import NotFound
+from ekita.core.models.fees import DebitRun, FeeFact, ReceivableLine
+from ekita.core.schemas.fees import (
+    AssessmentOut,
+    DebitRunOut,
+    ExtraCareIn,
+    FactEnd,
+    FactIn,
+    FactOut,
+    PaymentSetupIn,
+    Period,
+    ReceivableOut,
+    StatuteIn,
+    StatuteOut,
+)
+from ekita.core.services.base import page, require
+from ekita.core.services.fees import cases, statutes
+from ekita.core.services.fees.assessment import MonthAssessor
+from ekita.core.services.fees.corrections import pending_corrections, run_corrections
+from ekita.core.services.fees.debit_run import RunResult, run_debit
+from ekita.core.services.fees.rules import month_start
+from ekita.hub.api.deps import DB, Pages, PathId, Who, WriteDB
+
+router = APIRouter(prefix="/fees", tags=["fees"])
+
+
+def _run_out(result: RunResult) -> dict[str, Any]:
+    return {"id": result.run_id, "period": result.period, "kind": str(result.kind),
+            "seq": result.seq, "record_count": result.record_count,
+            "control_sum_cents": result.control_sum_cents, "created": result.created,
+            "quarantined": result.quarantined,
+            "dry_run": result.dry_run}
+
+
+@router.get("/preview", response_model=AssessmentOut)
+def preview(session: DB, contract_id: Annotated[int, Query(ge=1)], period: Period) -> dict:
+    """The fee of a contract for a month, with the computed value and every step (3.10.1)."""
+    require(session, Permission.FEES_READ)
+    a = MonthAssessor(session, month_start(period), contract_ids=[contract_id]) \
+        .for_contract(contract_id)
+    if a is None:
+        raise NotFound(f"no contract {contract_id} in force in {period}",
+                       record="care_contract", field="contract_id",
+                       rule="fees.md §7.1: a fee needs a contract in force")
+    return {"contract_id": a.contract_id, "period": period, "group": a.group,
+            "hours": str(a.hours) if a.hours is not None else None, "rank": a.rank,
+            "single_parent": a.single_parent, "full_cents": a.full_cents,
+            "computed_cents": a.computed_cents, "amount_cents": a.amount_cents,
+            "notes": a.notes,
+            "lines": [{"fee_type": t, "amount_cents": v,
+                       "computed_cents": a.computed_cents if t == "ELTERNBEITRAG" else v,
+                       "detail": ""} for t, v in a.lines().items()]}
+
+
+@router.get("/statutes", response_model=list[StatuteOut])
+def list_statutes(session: DB) -> list:
+    return statutes.list_statutes(session)
+
+
+@router.post("/statutes", response_model=StatuteOut, status_code=201)
+def add_statute(session: WriteDB, body: StatuteIn) -> Any:
+    """A new version from a 1st of month; months already debited are then corrected."""
+    statute = statutes.create_statute(session, body)
+    session.commit()
+    return statute
+
+
+@router.post("/facts", response_model=FactOut, status_code=201)
+def add_fact(session: WriteDB, body: FactIn) -> Any:
+    fact = cases.add_fact(session, body)
+    session.commit()
+    return fact
+
+
+@router.get("/facts", response_model=list[FactOut])
+def list_facts(session: DB, child_id: Annotated[int, Query(ge=1)]) -> list:
+    require(session, Permission.FEES_READ)
+    return list(session.scalars(select(FeeFact).where(FeeFact.child_id == child_id)
+                                .order_by(FeeFact.valid_from)))
+
+
+@router.patch("/facts/{fact_id}", response_model=FactOut)
+def end_fact(session: WriteDB, fact_id: PathId, body: FactEnd) -> Any:
+    fact = cases.end_fact(session, fact_id, body.valid_to)
+    session.commit()
+    return fact
+
+
+@router.delete("/facts/{fact_id}", status_code=204)
+def withdraw_fact(session: WriteDB, fact_id: PathId) -> Response:
+    cases.withdraw_fact(session, fact_id)
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.post("/extra-care", status_code=201)
+def record_extra_care(session: WriteDB, body: ExtraCareIn) -> dict:
+    row = cases.record_extra_care(session, body)
+    session.commit()
+    return {"id": row.id}
+
+
+@router.put("/payment-setups")
+def set_payment(session: WriteDB, who: Who, body: PaymentSetupIn) -> dict:
+    setup = cases.set_payment(session, body)
+    session.commit()
+    return {"guardian_id": setup.guardian_id, "payment_method": setup.payment_method,
+            "iban": cases.masked_iban(setup) if may_reveal(who.role, "bank") else None,
+            "mandate_reference": setup.mandate_reference}
+
+
+@router.post("/debit-runs", response_model=DebitRunOut)
+def debit_run(session: WriteDB, period: Period, dry_run: bool = False) -> dict:
+    """The debit run of a month (3.10.9); a rerun answers the existing run, created=false."""
+    result = run_debit(session, period, dry_run=dry_run)
+    if dry_run:
+        session.rollback()
+    else:
+        session.commit()
+    return _run_out(result)
+
+
+@router.get("/debit-runs", response_model=list[DebitRunOut])
+def list_runs(session: DB) -> list:
+    require(session, Permission.FEES_READ)
+    return [{"id": r.id, "period": r.period, "kind": str(r.kind), "seq": r.seq,
+             "record_count": r.record_count, "control_sum_cents": r.control_sum_cents}
+            for r in session.scalars(select(DebitRun).order_by(DebitRun.id))]
+
+
+@router.get("/receivables")
+def receivables(session: DB, pages: Pages, period: Period | None = None,
+                contract_id: Annotated[int | None, Query(ge=1)] = None,
+                pkn: Annotated[str | None, Query(pattern=r"^\d{8}$")] = None) -> dict:
+    require(session, Permission.FEES_READ)
+    stmt = select(ReceivableLine).order_by(ReceivableLine.id)
+    if period:
+        stmt = stmt.where(ReceivableLine.period == period)
+    if contract_id:
+        stmt = stmt.where(ReceivableLine.contract_id == contract_id)
+    if pkn:
+        stmt = stmt.where(ReceivableLine.pkn == pkn)
+    items, total = page(session, stmt, pages.limit, pages.offset)
+    return {"items": [ReceivableOut.model_validate(i).model_dump(mode="json") for i in items],
+            "total": total, "limit": pages.limit, "offset": pages.offset}
+
+
+@router.get("/open-changes")
+def open_changes(session: DB, period: Period | None = None) -> dict:
+    """"Offene Änderungen" (fees.md §11.6, 3.10.5): corrections due but not yet booked."""
+    lines = pending_corrections(session, [period] if period else None)
+    return {"items": [{**ln, "fee_type": str(ln["fee_type"]), "line_kind": str(ln["line_kind"]),
+                       "due_date": ln["due_date"].isoformat()} for ln in lines],
+            "total": len(lines)}
+
+
+@router.post("/corrections", response_model=DebitRunOut)
+def corrections(session: WriteDB, dry_run: bool = False) -> dict:
+    """Book every pending correction as credit or back-charge (3.10.5, 3.10.9)."""
+    result = run_corrections(session, dry_run=dry_run)
+    if dry_run:
+        session.rollback()
+    else:
+        session.commit()
+    return _run_out(result)
+
+
+@router.get("/worklists/missing-pkn")
+def missing_pkn(session: DB, period: Period) -> dict:
+    """Contracts the debit run of ``period`` leaves out for want of a PKN (3.10.1.7): the
+    fee office assigns one, and the next corrections run posts the month."""
+    require(session, Permission.FEES_READ)
+    items = [{"contract_id": a.contract_id, "child_id": a.child_id,
+              "amount_cents": sum(a.lines().values())}
+             for a in MonthAssessor(session, month_start(period)).all(debit_scope_only=True)
+             if a.pkn is None and a.lines()]
+    return {"items": items, "total": len(items)}

@@ -1,0 +1,129 @@
+"""``ekita-hub billing``: debit run, corrections, fee preview and statute versions
+(fees.md §11, §14; Lastenheft 3.10.9, 3.10.14)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from ekita.core.access import Principal
+from ekita.core.db.session import make_engine, unit_of_work
+from ekita.core.errors import RuleViolation
+from ekita.core.schemas.fees import StatuteIn
+from ekita.core.services.fees import statutes
+from ekita.core.services.fees.assessment import MonthAssessor
+from ekita.core.services.fees.corrections import by_period, run_corrections
+from ekita.core.services.fees.debit_run import RunResult, run_debit
+from ekita.core.services.fees.rules import month_start
+from ekita.hub.config import load_settings
+from ekita.hub.plugins import load_plugins
+
+app = typer.Typer(help="Parental fees: debit runs, corrections, statutes.", no_args_is_help=True)
+statutes_app = typer.Typer(help="Statute versions (fee tables with validity).",
+                           no_args_is_help=True)
+app.add_typer(statutes_app, name="statutes")
+BILLING = Principal.system("cli", "billing")
+
+
+def _engine() -> Any:
+    settings = load_settings()
+    load_plugins(settings)  # registers sap_fi as a recipient with its declared fields
+    return make_engine(settings.database_url)
+
+
+def _summary(result: RunResult) -> dict[str, Any]:
+    return {"period": result.period, "kind": str(result.kind), "run_id": result.run_id,
+            "record_count": result.record_count, "control_sum_cents": result.control_sum_cents,
+            "quarantined": result.quarantined, "created": result.created,
+            "dry_run": result.dry_run}
+
+
+def _day(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as exc:
+        raise typer.BadParameter("use YYYY-MM-DD") from exc
+
+
+@app.command("run")
+def run(month: Annotated[str, typer.Option("--month", help="period YYYY-MM")],
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="compute, write nothing")]
+        = False) -> None:
+    """The debit run of a month: one line per contract and PKN; a rerun adds nothing."""
+    with unit_of_work(_engine(), BILLING) as session:
+        result = run_debit(session, month, dry_run=dry_run)
+        if dry_run:
+            session.rollback()
+    print(json.dumps(_summary(result)))
+
+
+@app.command("corrections")
+def corrections(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list, write nothing")] = False,
+    on: Annotated[str | None, typer.Option("--date", help="booking date YYYY-MM-DD")] = None,
+) -> None:
+    """Credits and back-charges for every debited month whose fee changed since."""
+    with unit_of_work(_engine(), BILLING) as session:
+        result = run_corrections(session, on=_day(on), dry_run=dry_run)
+        if dry_run:
+            session.rollback()
+    print(json.dumps({**_summary(result), "by_period": by_period(result.lines)}))
+
+
+@app.command("preview")
+def preview(contract: Annotated[int, typer.Option("--contract", help="contract id")],
+            month: Annotated[str, typer.Option("--month", help="period YYYY-MM")]) -> None:
+    """The fee of one contract for a month, every step shown."""
+    with unit_of_work(_engine(), BILLING) as session:
+        a = MonthAssessor(session, month_start(month), contract_ids=[contract]) \
+            .for_contract(contract)
+    if a is None:
+        raise RuleViolation(f"contract {contract} is not in force in {month}",
+                            record="care_contract", field="contract",
+                            rule="fees.md §7.1: a fee needs a contract in force")
+    print(json.dumps({"contract_id": a.contract_id, "group": a.group, "hours": str(a.hours),
+                      "rank": a.rank, "single_parent": a.single_parent,
+                      "computed_cents": a.computed_cents, "amount_cents": a.amount_cents,
+                      "extra_cents": {str(k): v for k, v in a.extra_cents.items()},
+                      "notes": a.notes}))
+
+
+@statutes_app.command("list")
+def statutes_list() -> None:
+    """Every statute version with its validity."""
+    with unit_of_work(_engine(), BILLING) as session:
+        rows = [{"id": s.id, "name": s.name, "valid_from": s.valid_from.isoformat(),
+                 "valid_to": s.valid_to.isoformat() if s.valid_to else None}
+                for s in statutes.list_statutes(session)]
+    print(json.dumps(rows))
+
+
+@statutes_app.command("load-default")
+def statutes_load_default() -> None:
+    """Seed the 2011 statute (Anlage B/C) unless a version exists."""
+    with unit_of_work(_engine(), BILLING) as session:
+        created = statutes.load_default(session)
+    print("loaded the 2011 statute" if created else "a statute version exists; nothing loaded")
+
+
+@statutes_app.command("add")
+def statutes_add(file: Annotated[Path, typer.Argument(help="JSON: name, valid_from, params")]
+                 ) -> None:
+    """Add a version from a JSON file; its published table is checked against D1–D5."""
+    try:
+        data = StatuteIn.model_validate_json(file.read_text())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise RuleViolation(f"{file}: {first['msg']}", record="fee_statute",
+                            field=".".join(str(p) for p in first["loc"]),
+                            rule="fees.md §3: statute format") from None
+    with unit_of_work(_engine(), BILLING) as session:
+        statute = statutes.create_statute(session, data)
+        print(json.dumps({"id": statute.id, "valid_from": statute.valid_from.isoformat()}))
