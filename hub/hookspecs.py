@@ -28,6 +28,17 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
+def configure(settings: Settings) -> None:
+    """Set up process-wide state from the effective configuration.
+
+    Called once each time the hub loads the plugins (``load_plugins``), after every
+    adapter's settings were validated and before any command, route or job runs: the place
+    to install the core's slots (``ekita.core.services.registries``) or to read settings a
+    plugin keeps for later. Arguments: ``settings``. Returns nothing; not firstresult.
+    """
+
+
+@hookspec
 def register_adapters() -> Iterable[AdapterRegistration]:
     """Announce the adapters this plugin provides.
 

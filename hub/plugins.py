@@ -129,5 +129,6 @@ def load_plugins(settings: Settings, extra: list[tuple[str, object]] = ()) -> Lo
         section = settings.adapters.get(name)
         if section is None or section.enabled:
             declare_recipient(name, reg.personal_fields)
+    pm.hook.configure(settings=settings)
     return LoadedPlugins(pm, adapters, configured, collect_jobs(pm, settings))
 

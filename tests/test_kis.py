@@ -202,12 +202,12 @@ def test_street_suggestion_endpoint(engine):
     settings = hub_settings(engine)
     api = TestClient(create_app(settings, engine, load_plugins(settings)))
     headers = key(engine, Role.ZVS)
-    answer = api.get("/api/v1/adapters/kis/streets", params={"prefix": "linden"},
+    answer = api.get("/api/v1/addresses/streets", params={"prefix": "linden"},
                      headers=headers)
     assert answer.status_code == 200 and answer.json()
     assert all(r["name"].lower().startswith("linden") for r in answer.json())
-    assert api.get("/api/v1/adapters/kis/streets", params={"prefix": "x"}).status_code == 401
-    bad = api.get("/api/v1/adapters/kis/streets", params={"prefix": ""}, headers=headers)
+    assert api.get("/api/v1/addresses/streets", params={"prefix": "x"}).status_code == 401
+    bad = api.get("/api/v1/addresses/streets", params={"prefix": ""}, headers=headers)
     assert bad.status_code == 422
 
 

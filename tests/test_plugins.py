@@ -320,3 +320,12 @@ def test_hook_register_carrier_profiles():
     profiles = registered_profiles(loaded.manager.hook)
     assert profiles["acme-pipe"].delimiter == "|"
     assert "hub-xml" in profiles and not profiles["hub-xml"].verified
+
+
+def test_hook_configure():
+    """configure runs once per load_plugins, with the effective settings, before use."""
+    seen: list[Settings] = []
+    extra = plugin(configure=lambda settings: seen.append(settings))
+    settings = Settings(timezone="Europe/Berlin")
+    load_plugins(settings, extra=[("acme_plugin", extra)])
+    assert seen == [settings]

@@ -8,6 +8,8 @@ installed (a hub without those plugins, most unit tests) the calls do nothing.
   services on every save of a guardian, child or facility address (3.14.1.10).
 - ``intake_check(session, application, on)``: called once by ``submit`` before the
   application is released, so a MESO deviation sends it to the ZVS (3.3.2).
+- ``suggest_streets(prefix, limit)``: street suggestions for intake forms (3.3.2), served
+  at ``GET /api/v1/addresses/streets``; empty without a street directory.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ IntakeCheck = Callable[[Session, Any, date], None]
 
 ADDRESS_FIELDS = frozenset({"street", "house_no", "postcode", "town"})
 
-_slots: dict[str, Any] = {"district": None, "intake": None}
+StreetSuggester = Callable[[str, int], list[dict[str, str]]]
+
+_slots: dict[str, Any] = {"district": None, "intake": None, "streets": None}
 
 
 def install_district_resolver(resolver: DistrictResolver | None) -> None:
@@ -32,6 +36,15 @@ def install_district_resolver(resolver: DistrictResolver | None) -> None:
 
 def install_intake_check(check: IntakeCheck | None) -> None:
     _slots["intake"] = check
+
+
+def install_street_suggester(suggester: StreetSuggester | None) -> None:
+    _slots["streets"] = suggester
+
+
+def suggest_streets(prefix: str, limit: int = 20) -> list[dict[str, str]]:
+    suggester: StreetSuggester | None = _slots["streets"]
+    return suggester(prefix, limit) if suggester is not None else []
 
 
 def assign_district(session: Session, entity: str, record: Any,

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from ekita.core.db.session import make_engine
 from ekita.hub.api import errors
 from ekita.hub.api.routes import (
+    addresses,
     audit,
     documents,
     fees,
@@ -56,8 +57,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         from ekita.core import crypto
 
         crypto.configure(settings.data_key.get_secret_value())
-    for module in (masterdata, people, audit, system, ops, placement_reports, placement, fees,
-                   documents):
+    for module in (masterdata, people, addresses, audit, system, ops, placement_reports,
+                   placement, fees, documents):
         app.include_router(module.router, prefix=API_PREFIX)
     adapters = APIRouter(prefix=f"{API_PREFIX}/adapters")
     for routers in plugins.manager.hook.register_routes(settings=settings):

@@ -2,23 +2,24 @@
 
 Registered like a third-party plugin. Ships an embedded offline directory (the default,
 ``data/streets.csv.gz``), an httpx client for a KIS REST service, a sandbox peer
-(``ekita-hub peer kis``), the street-suggestion route and the district resolver the
-people and master-data services call on every address save. See README.md.
+(``ekita-hub peer kis``), the street suggester behind ``GET /api/v1/addresses/streets``
+and the district resolver the people and master-data services call on every address
+save. See README.md.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import typer
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlalchemy import select
 
 from ekita.core.access import Permission
 from ekita.core.models import AddressReview
 from ekita.core.services import registries
 from ekita.core.services.base import require
-from ekita.hub.api.deps import DB, Who
+from ekita.hub.api.deps import DB
 from ekita.hub.config import Settings
 from ekita.hub.hookspecs import hookimpl
 from ekita.hub.registrations import AdapterRegistration, HealthResult
@@ -58,23 +59,18 @@ def register_adapters() -> list[AdapterRegistration]:
 
 
 @hookimpl
-def register_jobs(settings: Settings) -> list[Any]:
-    """Where the plugin reads its settings and installs the district resolver."""
+def configure(settings: Settings) -> None:
+    """Keep the settings; install the district resolver and the street suggester."""
     kis, enabled = settings_of(settings)
     _state["settings"] = kis
     active = enabled and kis.assign_on_save
     registries.install_district_resolver(make_resolver(kis) if active else None)
-    return []
+    registries.install_street_suggester(suggest if enabled else None)
 
 
 @hookimpl
 def register_routes(settings: Settings) -> list[APIRouter]:
     router = APIRouter(prefix="/kis", tags=["addresses"])
-
-    @router.get("/streets", summary="Street suggestions for an address form (3.3.2)")
-    def streets(_who: Who, prefix: Annotated[str, Query(min_length=1, max_length=80)],
-                limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[dict[str, str]]:
-        return suggest(prefix, limit)
 
     @router.get("/review", summary="ZVS: addresses outside Dresden or unknown (3.4.2)")
     def review(session: DB) -> list[dict[str, Any]]:

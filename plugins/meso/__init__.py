@@ -90,13 +90,17 @@ def register_adapters() -> list[AdapterRegistration]:
 
 
 @hookimpl
-def register_jobs(settings: Settings) -> list[JobRegistration]:
-    """Also where the plugin learns the database and installs its intake check."""
+def configure(settings: Settings) -> None:
+    """Learn the database and the settings; install the intake check when configured."""
     section = settings.adapters.get(NAME)
     meso = MesoSettings(**section.settings) if section is not None else MesoSettings()
     _state["database_url"], _state["settings"] = settings.database_url, meso
     enabled = meso.url is not None and (section is None or section.enabled)
     registries.install_intake_check(intake_check if enabled else None)
+
+
+@hookimpl
+def register_jobs(settings: Settings) -> list[JobRegistration]:
     return [JobRegistration(name=f"{NAME}.pool_check", run=_pool_check,
                             summary="ZVS: check the central pool for moves away (3.4.4)")]
 
