@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
     import typer
     from fastapi import APIRouter
+    from rich.console import Console
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
     from ekita.hub.config import Settings
@@ -120,6 +122,18 @@ def register_carrier_profiles() -> Iterable[Any]:
     and either the TOML text of a profile or a ready ``Profile``. ``ekita-hub export
     carrier`` and ``import carrier --profile NAME`` find them by name. Prove a profile
     with the conformance kit ``ekita.hub.testing``. Not firstresult.
+    """
+
+
+@hookspec
+def demo(engine: Engine, today: date, console: Console) -> None:
+    """Show the plugin's exchange in ``ekita-hub demo``, against its own sandbox peer.
+
+    Called after the demo city is loaded. Arguments: ``engine`` (the demo database),
+    ``today`` (the demo's business date), ``console`` (print a short, deterministic
+    summary: the same seed gives the same output). Start the peer in-process on
+    127.0.0.1, talk to it over real HTTP, stop it. Must finish within seconds; an exception
+    is reported as one line and the demo goes on. Returns nothing; not firstresult.
     """
 
 

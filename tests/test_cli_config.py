@@ -172,5 +172,9 @@ def test_demo_command_loads_the_city_and_prints_the_summary(tmp_path):
     dresden = [line for line in result.stdout.splitlines() if "Dresden" in line]
     assert any("krippe" in line and "7250" in line for line in dresden)
     assert any("kindergarten" in line and "18500" in line for line in dresden)
+    # The registry adapters talk to their sandbox peers over HTTP (issue 6).
+    assert "MESO result (SOAP, sandbox register)" in result.stdout
+    assert "registered" in result.stdout and "moved_away" in result.stdout
+    assert "KIS (REST, sandbox directory)" in result.stdout and "Stadtteil" in result.stdout
     again = cli("demo", env={"COLUMNS": "120"}, cwd=tmp_path)  # starts afresh, same city
     assert again.returncode == 0 and again.stdout == result.stdout

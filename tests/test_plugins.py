@@ -329,3 +329,27 @@ def test_hook_configure():
     settings = Settings(timezone="Europe/Berlin")
     load_plugins(settings, extra=[("acme_plugin", extra)])
     assert seen == [settings]
+
+
+def test_hook_demo(engine):
+    """Plugins show their exchange in the demo; a failing step is one line, the demo goes on."""
+    from datetime import date
+
+    from rich.console import Console
+
+    from ekita.hub.cli.demo import run_plugin_demos
+
+    def good(engine, today, console) -> None:
+        console.print(f"acme talked to its peer on {today}")
+
+    def bad(engine, today, console) -> None:
+        raise ConnectionError("peer down")
+
+    loaded = load_plugins(Settings(load_plugins=["acme_plugin", "broken"]), extra=[
+        ("acme_plugin", plugin(demo=good)), ("broken", plugin(demo=bad))])
+    console = Console(record=True, width=200)
+    run_plugin_demos(loaded, engine, date(2026, 11, 1), console)
+    text = console.export_text()
+    assert "acme talked to its peer on 2026-11-01" in text
+    assert "broken: demo step failed (ConnectionError: peer down)" in text
+    assert "Traceback" not in text

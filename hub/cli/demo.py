@@ -15,6 +15,7 @@ from ekita.core import demo
 from ekita.core.db.migrate import upgrade
 from ekita.core.db.session import make_engine
 from ekita.core.errors import Conflict
+from ekita.hub.plugins import LoadedPlugins
 
 
 def _fresh_sqlite(url: str) -> None:
@@ -38,7 +39,19 @@ def summary_table(engine: Engine, on: date) -> Table:
     return table
 
 
-def run_demo(url: str, seed: int, console: Console) -> None:
+def run_plugin_demos(plugins: LoadedPlugins, engine: Engine, today: date,
+                     console: Console) -> None:
+    """Each plugin shows its exchange against its sandbox peer; a failure is one line."""
+    for impl in plugins.manager.hook.demo.get_hookimpls():
+        try:
+            impl.function(engine=engine, today=today, console=console)
+        except Exception as exc:  # the demo goes on; the reason is shown, no traceback
+            console.print(f"{impl.plugin_name}: demo step failed ({type(exc).__name__}: {exc})",
+                          style="red", markup=False)
+
+
+def run_demo(url: str, seed: int, console: Console, plugins: LoadedPlugins | None = None
+             ) -> None:
     if url.startswith("sqlite"):
         _fresh_sqlite(url)
     engine = make_engine(url)
@@ -59,4 +72,6 @@ def run_demo(url: str, seed: int, console: Console) -> None:
 
         demo.load(engine, city, progress)
     console.print(summary_table(engine, city.today))
+    if plugins is not None:
+        run_plugin_demos(plugins, engine, city.today, console)
     console.print(f"demo city loaded into {make_url(url).render_as_string(hide_password=True)}")

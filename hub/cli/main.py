@@ -128,11 +128,12 @@ def demo(
         help="target database; default EKITA_DATABASE_URL or sqlite:///ekita-demo.db")] = None,
     seed: Annotated[int, typer.Option(help="random seed; same seed, same city")] = 2027,
 ) -> None:
-    """Create a database and load a Dresden-sized demo city into it."""
+    """Create a database, load a Dresden-sized demo city, and show the adapters' exchanges
+    against their sandbox peers."""
     from ekita.hub.cli.demo import run_demo
 
     url = database_url or _env_url() or "sqlite:///ekita-demo.db"
-    run_demo(url, seed, out)
+    run_demo(url, seed, out, load_plugins(load_settings()))
 
 
 def _env_url() -> str | None:

@@ -9,11 +9,13 @@ save. See README.md.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import typer
 from fastapi import APIRouter
-from sqlalchemy import select
+from rich.console import Console
+from sqlalchemy import Engine, select
 
 from ekita.core.access import Permission
 from ekita.core.models import AddressReview
@@ -125,3 +127,10 @@ def register_commands(cli: typer.Typer) -> None:
 
         typer.echo(f"KIS sandbox peer on http://{host}:{port}")
         serve(host, port, directory_file)
+
+
+@hookimpl
+def demo(engine: Engine, today: date, console: Console) -> None:
+    from ekita.plugins.kis import demo_round
+
+    demo_round.run(engine, today, console)

@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 import typer
+from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -172,3 +173,10 @@ def register_commands(cli: typer.Typer) -> None:
             reg = register.synthetic(synthetic or 1000)
         typer.echo(f"MESO sandbox peer on http://{host}:{port}/meso ({len(reg)} residents)")
         peer.serve(reg, host, port, username, password)
+
+
+@hookimpl
+def demo(engine: Engine, today: date, console: Console) -> None:
+    from ekita.plugins.meso import demo_round
+
+    demo_round.run(engine, today, console)
