@@ -15,6 +15,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
@@ -23,6 +25,12 @@ from ekita.core.db.base import Base
 from ekita.core.db.migrate import upgrade
 from ekita.core.db.session import make_engine, normalise_url, unit_of_work
 from ekita.core.models.enums import Role
+
+# Property tests hit real databases; on a loaded 2-core CI machine an example may take
+# longer than Hypothesis' default 200 ms deadline without being wrong.
+hypothesis_settings.register_profile(
+    "ekita", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("ekita")
 
 PG_ENV = "EKITA_TEST_DATABASE_URL"
 KEEP = {"stadtteil", "alembic_version"}
