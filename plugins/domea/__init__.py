@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import typer
 
+from ekita.hub.cli.groups import peer_app
 from ekita.hub.hookspecs import hookimpl
 from ekita.hub.registrations import AdapterRegistration
 from ekita.plugins.domea.adapter import DomeaSettings, deliver
@@ -30,19 +31,9 @@ def register_adapters() -> list[AdapterRegistration]:
         personal_fields=PERSONAL_FIELDS, deliver=deliver)]
 
 
-def _sub_app(cli: typer.Typer, name: str, help_text: str) -> typer.Typer:
-    """The sub-command group ``name``, shared with other plugins (``peer``)."""
-    for group in cli.registered_groups:
-        if group.name == name and group.typer_instance is not None:
-            return group.typer_instance
-    sub = typer.Typer(help=help_text, no_args_is_help=True)
-    cli.add_typer(sub, name=name)
-    return sub
-
-
 @hookimpl
 def register_commands(cli: typer.Typer) -> None:
-    peers = _sub_app(cli, "peer", "Sandbox peers of the city's systems, for tests and demos.")
+    peers = peer_app(cli)
 
     @peers.command("domea")
     def peer_domea(host: str = "127.0.0.1", port: int = 8790) -> None:

@@ -22,6 +22,7 @@ from ekita.core.models import AddressReview
 from ekita.core.services import registries
 from ekita.core.services.base import require
 from ekita.hub.api.deps import DB
+from ekita.hub.cli.groups import peer_app
 from ekita.hub.config import Settings
 from ekita.hub.hookspecs import hookimpl
 from ekita.hub.registrations import AdapterRegistration, HealthResult
@@ -106,18 +107,9 @@ def health_checks(settings: Settings) -> list[HealthResult]:
     return results
 
 
-def _peer_group(cli: typer.Typer) -> typer.Typer:
-    for group in cli.registered_groups:
-        if group.name == "peer" and group.typer_instance is not None:
-            return group.typer_instance
-    group_app = typer.Typer(help="Sandbox peers for tests and the demo.", no_args_is_help=True)
-    cli.add_typer(group_app, name="peer")
-    return group_app
-
-
 @hookimpl
 def register_commands(cli: typer.Typer) -> None:
-    peers = _peer_group(cli)
+    peers = peer_app(cli)
 
     @peers.command("kis")
     def peer_kis(host: str = "127.0.0.1", port: int = 8711,

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from ekita.core.services import registries
+from ekita.hub.cli.groups import peer_app
 from ekita.hub.config import Settings
 from ekita.hub.delivery.errors import DeliveryError
 from ekita.hub.hookspecs import hookimpl
@@ -141,18 +142,9 @@ def health_checks(settings: Settings) -> list[HealthResult]:
                          + ("" if ok else f", expected {CONTRACT_VERSION}"))]
 
 
-def _peer_group(cli: typer.Typer) -> typer.Typer:
-    for group in cli.registered_groups:
-        if group.name == "peer" and group.typer_instance is not None:
-            return group.typer_instance
-    group_app = typer.Typer(help="Sandbox peers for tests and the demo.", no_args_is_help=True)
-    cli.add_typer(group_app, name="peer")
-    return group_app
-
-
 @hookimpl
 def register_commands(cli: typer.Typer) -> None:
-    peers = _peer_group(cli)
+    peers = peer_app(cli)
 
     @peers.command("meso")
     def peer_meso(host: str = "127.0.0.1", port: int = 8710,

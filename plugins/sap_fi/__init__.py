@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from ekita.core.errors import RuleViolation
+from ekita.hub.cli.groups import peer_app, sub_app
 from ekita.hub.delivery.errors import PermanentError, TransientError
 from ekita.hub.hookspecs import hookimpl
 from ekita.hub.registrations import (
@@ -136,22 +137,12 @@ def register_routes(settings: Any) -> list[Any]:
     return [router]
 
 
-def _sub_app(cli: typer.Typer, name: str, help_text: str) -> typer.Typer:
-    """The sub-command group ``name``, shared with other plugins (``peer``)."""
-    for group in cli.registered_groups:
-        if group.name == name and group.typer_instance is not None:
-            return group.typer_instance
-    sub = typer.Typer(help=help_text, no_args_is_help=True)
-    cli.add_typer(sub, name=name)
-    return sub
-
-
 @hookimpl
 def register_commands(cli: typer.Typer) -> None:
-    peer_app = _sub_app(cli, "peer", "Sandbox peers of the city's systems, for tests and demos.")
-    fi_app = _sub_app(cli, "sap-fi", "SAP-FI: arrears import.")
+    peers = peer_app(cli)
+    fi_app = sub_app(cli, "sap-fi", "SAP-FI: arrears import.")
 
-    @peer_app.command("sap")
+    @peers.command("sap")
     def peer_sap(host: str = "127.0.0.1", port: int = 0) -> None:
         """Run the sandbox SAP peer (FI and CO); prints its URL, stops on Ctrl-C."""
         from ekita.plugins.sap_fi.peer import serve
