@@ -22,6 +22,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def enum_type(enum_cls: type[enum.Enum]) -> Enum:
     """Store an enum by its value as a checked VARCHAR (portable across SQLite and PostgreSQL)."""
     return Enum(

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ekita.core.access import Principal
-from ekita.core.db.base import utcnow
+from ekita.core.db.base import as_utc, utcnow
 from ekita.core.db.session import unit_of_work
 from ekita.core.models.exchange import JobRun, Lease, RunStatus
 from ekita.hub.config import Settings
@@ -48,10 +48,6 @@ def schedules(settings: Settings, plugins: LoadedPlugins) -> list[Schedule]:
     found = [Schedule(name, configured.get(name) or job.default_schedule or "")
              for name, job in plugins.jobs.items()]
     return sorted((s for s in found if s.cron), key=lambda s: s.job)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
 
 
 def due_tick(cron: str, last: datetime | None, now: datetime, tz: ZoneInfo
@@ -121,7 +117,7 @@ def run_job(engine: Engine, settings: Settings, plugins: LoadedPlugins, job: Job
 
 def last_runs(session: Session) -> dict[str, datetime]:
     rows = session.execute(select(JobRun.job, func.max(JobRun.scheduled_for)).group_by(JobRun.job))
-    return {job: _aware(at) for job, at in rows}
+    return {job: as_utc(at) for job, at in rows}
 
 
 class Scheduler:

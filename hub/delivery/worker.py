@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 
-from ekita.core.db.base import utcnow
+from ekita.core.db.base import as_utc, utcnow
 from ekita.core.models.exchange import (
     CLAIMABLE,
     AttemptOutcome,
@@ -42,11 +42,6 @@ T = OutboxMessage.__table__
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
 
 
 @dataclass
@@ -140,7 +135,7 @@ class Worker:
             out.attempts.append({**attempt, "outcome": AttemptOutcome.DELIVERED, "error": None})
             out.delivered.append({
                 "b_id": row.id, "b_at": finished,
-                "b_latency": int((finished - _aware(row.created_at)).total_seconds() * 1000)})
+                "b_latency": int((finished - as_utc(row.created_at)).total_seconds() * 1000)})
             out.transfers.append({
                 "message_id": row.id, "recipient": receipt.recipient[:200],
                 "dataset": f"{row.adapter}.{row.operation}"[:100],

@@ -25,6 +25,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as lite_insert
 
+from ekita.core.db.base import as_utc
 from ekita.core.models.documents import DocumentDmsRef, FamilyFile, FiledDocument
 from ekita.core.services.documents import store
 from ekita.hub.delivery.errors import PermanentError, TransientError
@@ -127,9 +128,7 @@ def _document(conn: Any, doc_uuid: str) -> tuple[messages.DocumentInfo, bytes]:
     if row is None:
         raise PermanentError(f"document {doc_uuid} is not in the store")
     content = store.get(conn, row["sha256"])
-    filed_at = row["filed_at"]
-    if filed_at.tzinfo is None:
-        filed_at = filed_at.replace(tzinfo=UTC)
+    filed_at = as_utc(row["filed_at"])
     info = messages.DocumentInfo(
         uuid=row["uuid"], business_key=row["business_key"], title=row["title"],
         doc_class=row["doc_class"], direction=str(row["direction"]),
