@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,14 +28,9 @@ from ekita.core.db.session import make_engine, unit_of_work
 from ekita.core.models import CareContract, Facility
 from ekita.core.models.enums import Role
 from ekita.core.services.accounts import create_api_key
+from ekita.hub.testkit.ports import free_port
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def timed(client: httpx.Client, path: str, headers: dict[str, str], n: int) -> list[float]:

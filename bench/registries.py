@@ -31,10 +31,11 @@ import httpx
 from lxml import etree
 from lxml.builder import ElementMaker
 
+from ekita.hub.testkit.ports import free_port
 from ekita.plugins.kis.directory import load
 from ekita.plugins.meso import client
 from ekita.plugins.meso.codes import NS, SOAP_ENV, Purpose
-from ekita.plugins.meso.peer import free_port, safe_parser
+from ekita.plugins.meso.peer import safe_parser
 from ekita.plugins.meso.settings import MesoSettings
 
 S = ElementMaker(namespace=SOAP_ENV, nsmap={"soap": SOAP_ENV})

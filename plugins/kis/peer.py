@@ -17,6 +17,7 @@ import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from ekita.hub.testkit.ports import free_port
 from ekita.plugins.kis.client import CONTRACT_VERSION
 from ekita.plugins.kis.directory import Directory, Unresolved, load
 
@@ -56,8 +57,6 @@ def build_app(directory: Directory) -> FastAPI:
 class KisPeer:
     def __init__(self, directory: Directory | None = None, host: str = "127.0.0.1",
                  port: int = 0) -> None:
-        from ekita.plugins.meso.peer import free_port
-
         self.app = build_app(directory or load())
         self.host, self.port = host, port or free_port(host)
         self._server = uvicorn.Server(uvicorn.Config(

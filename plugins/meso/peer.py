@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 import threading
 import time
 from collections import Counter
@@ -27,6 +26,7 @@ import uvicorn
 from lxml import etree
 from lxml.builder import ElementMaker
 
+from ekita.hub.testkit.ports import free_port
 from ekita.plugins.meso.codes import CONTRACT_VERSION, NS, SOAP_ENV, ResultCode, wsdl_path
 from ekita.plugins.meso.register import Register, key_of, norm
 
@@ -242,12 +242,6 @@ class MesoService:
                     "headers": [(b"content-type", kind),
                                 (b"content-length", str(len(out)).encode())]})
         await send({"type": "http.response.body", "body": out})
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 class MesoPeer:
