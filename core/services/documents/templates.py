@@ -24,8 +24,10 @@ from ekita.core.access import Permission
 from ekita.core.errors import Conflict, NotFound, RuleViolation
 from ekita.core.models.documents import DocumentTemplate, DocumentType, FiledDocument
 from ekita.core.services.base import load, require
+from ekita.core.services.documents.markup import MarkupError, check_markup
 
 RULE = "Lastenheft 3.15.3: templates use the defined placeholders only"
+MARKUP_RULE = "docs/documents.md: templates use the HTML subset both renderers understand"
 
 #: Letterhead fields of every notice and letter (Anlage J: Bez1–3, Strasse, PLZ/Ort, Kto,
 #: Unser Zeichen, clerk's name, room, phone and e-mail).
@@ -135,6 +137,11 @@ def check_body(doc_type: DocumentType, body: str) -> None:
         raise RuleViolation(
             f"placeholder(s) {', '.join(unknown)} not defined for {doc_type.value}",
             record="document_template", field="body", rule=RULE)
+    try:
+        check_markup(body)
+    except MarkupError as exc:
+        raise RuleViolation(str(exc), record="document_template", field="body",
+                            rule=MARKUP_RULE) from None
 
 
 @lru_cache(maxsize=256)
