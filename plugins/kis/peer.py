@@ -7,17 +7,14 @@ answer HTTP 500 (tests of the fallback).
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import asdict
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from ekita.hub.testkit.ports import free_port
+from ekita.hub.testkit.asgi import ThreadedAsgiPeer
 from ekita.plugins.kis.client import CONTRACT_VERSION
 from ekita.plugins.kis.directory import Directory, Unresolved, load
 
@@ -54,41 +51,18 @@ def build_app(directory: Directory) -> FastAPI:
     return app
 
 
-class KisPeer:
+class KisPeer(ThreadedAsgiPeer):
     def __init__(self, directory: Directory | None = None, host: str = "127.0.0.1",
                  port: int = 0) -> None:
         self.app = build_app(directory or load())
-        self.host, self.port = host, port or free_port(host)
-        self._server = uvicorn.Server(uvicorn.Config(
-            self.app, host=host, port=self.port, log_level="warning", lifespan="off",
-            access_log=False))
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        super().__init__(self.app, name="KIS", host=host, port=port)
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self.base_url
 
     def fail_next(self, n: int = 1) -> None:
         self.app.state.failures = n
-
-    def start(self) -> Self:
-        self._thread.start()
-        end = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > end or not self._thread.is_alive():
-                raise RuntimeError("KIS sandbox peer did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.stop()
 
 
 def serve(host: str, port: int, directory_file: str | None = None) -> None:

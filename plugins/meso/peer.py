@@ -15,18 +15,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import threading
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import uvicorn
 from lxml import etree
 from lxml.builder import ElementMaker
 
-from ekita.hub.testkit.ports import free_port
+from ekita.hub.testkit.asgi import ThreadedAsgiPeer
 from ekita.plugins.meso.codes import CONTRACT_VERSION, NS, SOAP_ENV, ResultCode, wsdl_path
 from ekita.plugins.meso.register import Register, key_of, norm
 
@@ -244,40 +242,17 @@ class MesoService:
         await send({"type": "http.response.body", "body": out})
 
 
-class MesoPeer:
+class MesoPeer(ThreadedAsgiPeer):
     """The service on uvicorn in a background thread, on a free localhost port."""
 
     def __init__(self, register: Register, host: str = "127.0.0.1", port: int = 0,
                  username: str | None = None, password: str | None = None) -> None:
         self.service = MesoService(register, username, password)
-        self.host, self.port = host, port or free_port(host)
-        self._server = uvicorn.Server(uvicorn.Config(
-            self.service, host=self.host, port=self.port, log_level="warning",
-            lifespan="off", access_log=False))
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        super().__init__(self.service, name="MESO", host=host, port=port)
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/meso"
-
-    def start(self) -> Self:
-        self._thread.start()
-        end = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > end or not self._thread.is_alive():
-                raise RuntimeError("MESO sandbox peer did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.stop()
+        return f"{self.base_url}/meso"
 
 
 def serve(register: Register, host: str, port: int, username: str | None = None,
