@@ -24,6 +24,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 
 from ekita.core.db.session import DEFAULT_URL
+from ekita.core.services.documents.letterhead import Letterhead
 from ekita.core.services.placement.rules import PlacementRules
 from ekita.hub.registrations import AdapterRegistration, AdapterSettings
 
@@ -117,6 +118,8 @@ class Settings(BaseSettings):
     # store, the default) or "domea" (also filed in the city's DMS). Keys: "city" or
     # "carrier:<id>"; a tenant not listed uses the internal store.
     document_store: dict[str, Literal["internal", "domea"]] = Field(default_factory=dict)
+    # The fee office's reference and contact printed on generated letters (Anlage J).
+    letterhead: Letterhead = Field(default_factory=Letterhead)
     # Fernet key for bank data at rest (core.crypto, data-protection R8); env EKITA_DATA_KEY.
     data_key: SecretStr | None = None
 

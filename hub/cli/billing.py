@@ -1,9 +1,10 @@
-"""``ekita-hub billing``: debit run, corrections, fee preview and statute versions
-(fees.md §11, §14; Lastenheft 3.10.9, 3.10.14)."""
+"""``ekita-hub billing``: debit run, corrections, fee preview, statute versions and the
+collective notices of a fee switch (fees.md §11, §14; Lastenheft 3.10.9, 3.10.14)."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +16,8 @@ from ekita.core.access import Principal
 from ekita.core.db.session import make_engine, unit_of_work
 from ekita.core.errors import RuleViolation
 from ekita.core.schemas.fees import StatuteIn
-from ekita.core.services.fees import statutes
+from ekita.core.services.documents.family_file import store_for
+from ekita.core.services.fees import notices, statutes
 from ekita.core.services.fees.assessment import MonthAssessor
 from ekita.core.services.fees.corrections import by_period, run_corrections
 from ekita.core.services.fees.debit_run import RunResult, run_debit
@@ -127,3 +129,37 @@ def statutes_add(file: Annotated[Path, typer.Argument(help="JSON: name, valid_fr
     with unit_of_work(_engine(), BILLING) as session:
         statute = statutes.create_statute(session, data)
         print(json.dumps({"id": statute.id, "valid_from": statute.valid_from.isoformat()}))
+
+
+@app.command("notices")
+def collective_notices(
+    effective: Annotated[str, typer.Option("--effective", help="fee switch, a 1st: YYYY-MM-DD")],
+    issued_on: Annotated[str | None, typer.Option("--issued-on", help="letter date YYYY-MM-DD")]
+    = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count, render nothing")] = False,
+    chunk: Annotated[int, typer.Option("--chunk", min=1, help="notices per transaction")] = 250,
+) -> None:
+    """Collective fee notices at a fee switch (3.10.14.2): one per payer, filed once.
+
+    Each chunk is its own transaction, so an interrupted run keeps what it filed and a
+    rerun files only the rest.
+    """
+    settings = load_settings()
+    load_plugins(settings)
+    engine = make_engine(settings.database_url)
+    switch, letter_date = _day(effective), _day(issued_on)
+    target = store_for(settings.document_store, "city")
+    with unit_of_work(engine, BILLING) as session:
+        planned = notices.plan(session, switch)
+    by_type = Counter(str(n.doc_type) for n in planned)
+    filed = 0
+    if not dry_run:
+        for start in range(0, len(planned), chunk):
+            with unit_of_work(engine, BILLING) as session:
+                filed += sum(notices.issue(session, n, switch, issued_on=letter_date,
+                                           letterhead=settings.letterhead, target=target)[1]
+                             for n in planned[start:start + chunk])
+    print(json.dumps({"effective": switch.isoformat(), "notices": len(planned),
+                      "filed": filed, "already_filed": 0 if dry_run else len(planned) - filed,
+                      "by_type": dict(sorted(by_type.items())), "store": target,
+                      "dry_run": dry_run}))
