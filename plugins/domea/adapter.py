@@ -21,11 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as lite_insert
+from sqlalchemy import Connection, Engine, select
 
 from ekita.core.db.base import as_utc
+from ekita.core.db.conflict import insert_ignoring
 from ekita.core.models.documents import DocumentDmsRef, FamilyFile, FiledDocument
 from ekita.core.services.documents import store
 from ekita.hub.delivery.errors import PermanentError, TransientError
@@ -35,6 +34,7 @@ from ekita.plugins.domea.ids import process_uuid
 from ekita.plugins.domea.xml import XmlRefused, validate
 
 PATH = "/xdomea"
+REF_COLUMNS = ("object_uuid", "dms_id", "imported", "detail", "acknowledged_at")
 
 
 class DomeaSettings(AdapterSettings):
@@ -87,34 +87,33 @@ def _file_info(conn: Any, file_uuid: str) -> messages.FileInfo:
     return messages.FileInfo(row["uuid"], row["file_key"], str(row["status"]))
 
 
-def build(delivery: Delivery, settings: DomeaSettings, engine: Engine
+def build(delivery: Delivery, settings: DomeaSettings, conn: Connection
           ) -> tuple[str, container.Container]:
     """The message's ProzessID and container, validated against xdomea 3.0.0."""
     payload = delivery.payload or {}
     parties = _parties(settings)
     now = datetime.now(UTC)
-    with engine.connect() as conn:
-        if delivery.operation == "create_file":
-            file = _file_info(conn, payload["family_file_uuid"])
-            code, process_id = "0604", process_uuid("0604", file.uuid)
-            xml, primaries = messages.create_file(process_id, file, parties, now), {}
-        elif delivery.operation == "file_document":
-            file = _file_info(conn, payload["family_file_uuid"])
-            doc, content = _document(conn, payload["document_uuid"])
-            code, process_id = "0605", process_uuid("0605", doc.uuid)
-            xml = messages.file_document(process_id, file, doc, parties, now)
-            primaries = {doc.file_name: content}
-        elif delivery.operation in ("update_file", "add_metadata"):
-            code = "0610" if delivery.operation == "update_file" else "0609"
-            object_uuid = payload.get("family_file_uuid") or payload["object_uuid"]
-            values = ({"Status": payload["status"],
-                       "Archivierungsdatum": payload.get("archived_on") or ""}
-                      if code == "0610" else dict(payload["values"]))
-            process_id = process_uuid(code, object_uuid, int(payload.get("revision", 0)))
-            xml, primaries = messages.metadata(code, process_id, object_uuid, values, parties,
-                                               now), {}
-        else:
-            raise PermanentError(f"unknown domea operation {delivery.operation!r}")
+    if delivery.operation == "create_file":
+        file = _file_info(conn, payload["family_file_uuid"])
+        code, process_id = "0604", process_uuid("0604", file.uuid)
+        xml, primaries = messages.create_file(process_id, file, parties, now), {}
+    elif delivery.operation == "file_document":
+        file = _file_info(conn, payload["family_file_uuid"])
+        doc, content = _document(conn, payload["document_uuid"])
+        code, process_id = "0605", process_uuid("0605", doc.uuid)
+        xml = messages.file_document(process_id, file, doc, parties, now)
+        primaries = {doc.file_name: content}
+    elif delivery.operation in ("update_file", "add_metadata"):
+        code = "0610" if delivery.operation == "update_file" else "0609"
+        object_uuid = payload.get("family_file_uuid") or payload["object_uuid"]
+        values = ({"Status": payload["status"],
+                   "Archivierungsdatum": payload.get("archived_on") or ""}
+                  if code == "0610" else dict(payload["values"]))
+        process_id = process_uuid(code, object_uuid, int(payload.get("revision", 0)))
+        xml, primaries = messages.metadata(code, process_id, object_uuid, values, parties,
+                                           now), {}
+    else:
+        raise PermanentError(f"unknown domea operation {delivery.operation!r}")
     try:
         validate(xml)
     except XmlRefused as exc:
@@ -152,23 +151,27 @@ def _acknowledgements(body: Any) -> list[messages.Acknowledgement]:
         raise PermanentError(f"DMS answered with an invalid acknowledgement: {exc}") from None
 
 
-def _record(engine: Engine, ack: messages.Acknowledgement) -> None:
+def _record(conn: Connection, ack: messages.Acknowledgement) -> None:
     if ack.object_uuid is None:
         return
-    t = DocumentDmsRef.__table__
-    with engine.begin() as conn:
-        dialect = pg_insert if conn.dialect.name == "postgresql" else lite_insert
-        conn.execute(dialect(t).values(object_uuid=ack.object_uuid, dms_id=ack.dms_id,
-                                       imported=True, detail=None,
-                                       acknowledged_at=datetime.now(UTC))
-                     .on_conflict_do_nothing(index_elements=["object_uuid"]))
+    conn.execute(insert_ignoring(DocumentDmsRef.__table__, REF_COLUMNS, ("object_uuid",)),
+                 {"object_uuid": ack.object_uuid, "dms_id": ack.dms_id, "imported": True,
+                  "detail": None, "acknowledged_at": datetime.now(UTC)})
 
 
 def deliver(delivery: Delivery) -> DeliveryReceipt:
     """Build, validate, send one container; read the DMS's 0629/0630 answer."""
     settings: Any = delivery.settings
-    engine = _engine(settings)
-    _, packed = build(delivery, settings, engine)
+    # One connection and transaction per delivery: it reads the stored objects and
+    # records the DMS's answer (on PostgreSQL four round trips fewer than one each).
+    with _engine(settings).connect() as conn:
+        receipt = _send(delivery, settings, conn)
+        conn.commit()
+    return receipt
+
+
+def _send(delivery: Delivery, settings: Any, conn: Connection) -> DeliveryReceipt:
+    _, packed = build(delivery, settings, conn)
     url = f"{settings.url.rstrip('/')}{PATH}"
     try:
         response = _http().post(url, content=packed.data, timeout=delivery.timeout_s, headers={
@@ -199,5 +202,5 @@ def deliver(delivery: Delivery) -> DeliveryReceipt:
     if not imported:
         raise TransientError("DMS sent no 0630 import acknowledgement")
     for ack in imported:
-        _record(engine, ack)
+        _record(conn, ack)
     return DeliveryReceipt(recipient=url, reference=imported[0].dms_id)

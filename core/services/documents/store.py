@@ -11,10 +11,9 @@ from __future__ import annotations
 import hashlib
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as lite_insert
 from sqlalchemy.orm import Session
 
+from ekita.core.db.conflict import insert_ignoring
 from ekita.core.errors import NotFound, RuleViolation
 from ekita.core.models.documents import DocumentContent
 
@@ -36,9 +35,8 @@ def put(session: Session, data: bytes) -> str:
         raise RuleViolation(f"the document is larger than {MAX_BYTES} bytes", record="document",
                             field="content", rule="interfaces.md §2: file-size caps")
     digest = sha256(data)
-    dialect = pg_insert if session.get_bind().dialect.name == "postgresql" else lite_insert
-    session.execute(dialect(T).values(sha256=digest, size=len(data), data=data)
-                    .on_conflict_do_nothing(index_elements=["sha256"]))
+    session.execute(insert_ignoring(T, ("sha256", "size", "data"), ("sha256",)),
+                    {"sha256": digest, "size": len(data), "data": data})
     return digest
 
 
