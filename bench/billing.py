@@ -27,13 +27,15 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
 from sqlalchemy import Engine, func, select, text
+
+sys.path.insert(0, str(Path(__file__).parent))
+from demo_load import scratch_database
 
 CONTRACTS = int(os.environ.get("EKITA_BENCH_CONTRACTS", "45000"))
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -127,23 +129,6 @@ def load_city(url: str) -> None:
 # ---------------------------------------------------------------- measured part
 
 
-@contextmanager
-def scratch_database(url: str) -> Iterator[str]:
-    from ekita.core.db.session import make_engine
-
-    admin = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"ekita_bench_billing_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
 def debit_run(engine: Engine, period: str) -> tuple[dict[str, Any], float, float, int]:
     from ekita.core.access import Principal
     from ekita.core.db.session import unit_of_work
@@ -200,7 +185,8 @@ def main() -> int:
 
     declare_recipient("sap_fi", PERSONAL_FIELDS)
     url = normalise_url(os.environ.get("EKITA_BENCH_DATABASE_URL", DEFAULT_PG))
-    with scratch_database(url) as scratch:
+    admin = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+    with scratch_database(admin, f"ekita_bench_billing_{os.getpid()}") as scratch:
         say("generating and loading the city (child process)")
         started = time.perf_counter()
         loaded = subprocess.run([sys.executable, __file__, "--load", scratch], check=True,

@@ -32,14 +32,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import typst
 from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).parent))
+from demo_load import scratch_database
 
 from ekita.core.access import Principal
 from ekita.core.db.session import make_engine, unit_of_work
@@ -52,7 +55,7 @@ from ekita.core.services.fees.rules import add_months
 from ekita.hub.config import AdapterSection, RetryPolicy, Settings, WorkerSettings
 from ekita.hub.delivery.worker import Worker
 from ekita.hub.plugins import load_plugins
-from ekita.hub.testkit.remote import RemotePeer
+from ekita.hub.testkit.remote import spawn_peer
 
 SYSTEM = Principal.system("bench", "bench-documents")
 DMS = """
@@ -70,21 +73,6 @@ city = demo.generate(demo.DEFAULT_SEED)
 demo.load(engine, city)
 print(city.today.isoformat())
 """
-
-
-@contextmanager
-def scratch_postgres(url: str) -> Iterator[str]:
-    admin = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
-    name = "ekita_bench_documents"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 class Stopwatch:
@@ -116,24 +104,9 @@ def floor(htmls: list[bytes]) -> float:
     return len(sources) / (time.perf_counter() - started)
 
 
-@contextmanager
-def dms_process() -> Iterator[RemotePeer]:
-    """The sandbox DMS in its own process, as the city's DMS would be: not on our GIL."""
-    proc = subprocess.Popen([sys.executable, "-c", DMS], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http://"):
-            raise RuntimeError(f"sandbox DMS did not start (exit code {proc.poll()})")
-        with RemotePeer(url) as peer:
-            yield peer
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 def deliver(engine: Any, url: str) -> tuple[float, int, int]:
-    with dms_process() as dms:
+    # The sandbox DMS in its own process, as the city's DMS would be: not on our GIL.
+    with spawn_peer(command=[sys.executable, "-c", DMS]) as dms:
         settings = Settings(
             database_url=url, load_plugins=["domea"],
             adapters={"domea": AdapterSection(
@@ -214,8 +187,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="PostgreSQL server URL; a scratch database is made and dropped")
     args = parser.parse_args(argv)
     folder = tempfile.mkdtemp(prefix="ekita-bench-docs-")
-    target = (scratch_postgres(args.database_url) if args.database_url
-              else nullcontext(f"sqlite:///{Path(folder) / 'bench.db'}"))
+    target = (scratch_database(make_engine(args.database_url).execution_options(
+        isolation_level="AUTOCOMMIT"), "ekita_bench_documents") if args.database_url
+        else nullcontext(f"sqlite:///{Path(folder) / 'bench.db'}"))
     with target as url:
         result = run(url, args.notices)
     print(json.dumps(result))

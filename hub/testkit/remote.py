@@ -10,7 +10,7 @@ import selectors
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -101,13 +101,20 @@ def spawn_peer(
     deduplicate: bool = True,
     state_file: Path | None = None,
     startup_timeout: float = 15.0,
+    command: Sequence[str] | None = None,
 ) -> Iterator[RemotePeer]:
-    """Run ``python -m ekita.hub.testkit.peer`` as a child process; stop it with SIGTERM."""
+    """Run ``python -m ekita.hub.testkit.peer`` as a child process; stop it with SIGTERM.
+
+    ``command`` runs another peer built on ``SandboxPeer`` instead (a plugin's, such as
+    the DOMEA sandbox DMS); it must print its base URL on the first line of its output.
+    """
     cmd = [sys.executable, "-m", "ekita.hub.testkit.peer", "--port", "0"]
     if not deduplicate:
         cmd.append("--no-dedupe")
     if state_file is not None:
         cmd += ["--state-file", str(state_file)]
+    if command is not None:
+        cmd = list(command)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
