@@ -19,14 +19,16 @@ from sqlalchemy import func, select
 
 from ekita.core import crypto
 from ekita.core.errors import RuleViolation
+from ekita.core.models import Facility
 from ekita.core.models.documents import DocumentType, FiledDocument
-from ekita.core.models.enums import CareType
+from ekita.core.models.enums import CareType, Role
 from ekita.core.schemas.fees import PaymentSetupIn, StatuteIn
 from ekita.core.services.documents import family_file as ff
 from ekita.core.services.documents import templates
 from ekita.core.services.documents.letterhead import Letterhead
 from ekita.core.services.fees import cases, notices
 from ekita.core.services.fees.statutes import DEFAULT_2011, create_statute
+from tests.api import client, key
 from tests.conftest import work
 from tests.delivery_kit import url_of
 from tests.test_fees_world import build, family, fees
@@ -141,3 +143,34 @@ def _cli(engine, env: dict[str, str], *args: str) -> subprocess.CompletedProcess
     return subprocess.run([str(Path(sys.executable).parent / "ekita-hub"), "billing",
                            "notices", *args], capture_output=True, text=True, env=full,
                           timeout=120)
+
+
+def test_notices_through_the_api(engine):
+    """3.10.14.2 over HTTP: the fee office sees the plan and (re-)issues one payer's notice;
+    ZVS reads the plan but issues nothing; facility leads get 403 (data-protection M8)."""
+    with work(engine) as s:
+        siblings, single, *_ = _city(s)
+        facility = s.scalar(select(Facility.id).limit(1))
+    api = client(engine)
+    finance, zvs = key(engine, Role.FINANCE), key(engine, Role.ZVS)
+    lead = key(engine, Role.FACILITY_LEAD, facility_id=facility)
+    assert api.get("/api/v1/fees/notices", params={"effective": "2013-09-01"},
+                   headers=lead).status_code == 403
+    plan = api.get("/api/v1/fees/notices", params={"effective": "2013-09-01"},
+                   headers=finance).json()
+    assert plan["total"] == 2
+    assert [i["guardian_id"] for i in plan["items"]] == [siblings.guardian, single.guardian]
+    assert plan["by_type"] == {"fee_notice_siblings_debit": 1, "fee_notice_single_self": 1}
+    assert api.get("/api/v1/fees/notices", params={"effective": "2013-09-01"},
+                   headers=zvs).status_code == 200
+    path = f"/api/v1/fees/notices/{single.guardian}"
+    assert api.post(path, params={"effective": "2013-09-01"}, headers=zvs).status_code == 403
+    first = api.post(path, params={"effective": "2013-09-01"}, headers=finance)
+    assert first.status_code == 201 and first.json()["created"] is True
+    again = api.post(path, params={"effective": "2013-09-01"}, headers=finance)
+    assert again.status_code == 200 and again.json()["document_id"] == first.json()[
+        "document_id"]
+    assert api.post("/api/v1/fees/notices/999999", params={"effective": "2013-09-01"},
+                    headers=finance).status_code == 404
+    bad = api.get("/api/v1/fees/notices", params={"effective": "2013-09-02"}, headers=finance)
+    assert bad.status_code == 422 and "1st" in bad.text

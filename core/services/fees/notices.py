@@ -82,7 +82,7 @@ def _euro(amount_cents: int) -> Decimal:
 
 def plan(session: Session, effective: date) -> list[Notice]:
     """Every notice the switch on ``effective`` (a 1st of a month) needs, without rendering."""
-    require(session, Permission.FEES_WRITE)
+    require(session, Permission.FEES_READ)
     first = month_start(period_of(effective))
     if first != effective:
         raise RuleViolation(f"the fee switch is on the 1st of a month, not {effective}",
@@ -161,6 +161,7 @@ def issue(session: Session, notice: Notice, effective: date, *, issued_on: date,
           letterhead: Letterhead, tenant: str = "city", target: Store = "internal"
           ) -> tuple[FiledDocument, bool]:
     """Render and file one notice; an already filed one (same key) is returned as is."""
+    require(session, Permission.FEES_WRITE)
     key = notice.business_key(effective)
     filed = session.scalar(select(FiledDocument).where(FiledDocument.business_key == key))
     if filed is not None:  # a rerun after an interruption: no rendering, no second copy

@@ -1,6 +1,6 @@
 """Parental fees over HTTP (fees.md; Lastenheft 3.10): fee preview, statute versions,
-fee facts and decisions, extra care, payment setup, debit runs, corrections and the
-"offene Änderungen" list.
+fee facts and decisions, extra care, payment setup, debit runs, corrections, the
+"offene Änderungen" list and the collective notices of a fee switch.
 
 Permissions (data-protection M8, R12): finance (the fee office) and admin act; ZVS reads;
 facility leads and carriers get 403 on every fee route — placement roles never read
@@ -9,9 +9,11 @@ income or fee data. Clear IBANs leave only masked, and only to roles with the ba
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
 from ekita.core.access import Permission, may_reveal
@@ -31,7 +33,8 @@ from ekita.core.schemas.fees import (
     StatuteOut,
 )
 from ekita.core.services.base import page, require
-from ekita.core.services.fees import cases, statutes
+from ekita.core.services.documents.family_file import store_for
+from ekita.core.services.fees import cases, notices, statutes
 from ekita.core.services.fees.assessment import MonthAssessor
 from ekita.core.services.fees.corrections import pending_corrections, run_corrections
 from ekita.core.services.fees.debit_run import RunResult, run_debit
@@ -192,3 +195,42 @@ def missing_pkn(session: DB, period: Period) -> dict:
              for a in MonthAssessor(session, month_start(period)).all(debit_scope_only=True)
              if a.pkn is None and a.lines()]
     return {"items": items, "total": len(items)}
+
+
+def _notice_out(notice: notices.Notice) -> dict[str, Any]:
+    return {"guardian_id": notice.guardian_id, "family_id": notice.family_id,
+            "doc_type": str(notice.doc_type), "children": len(notice.children),
+            "amount_cents": sum(c.amount_cents for c in notice.children)}
+
+
+@router.get("/notices")
+def plan_notices(session: DB, pages: Pages, effective: date) -> dict:
+    """The collective notices a fee switch on ``effective`` (a 1st) needs (3.10.14.2):
+    one per payer, with its variant and monthly total; ``ekita-hub billing notices``
+    renders and files them."""
+    planned = notices.plan(session, effective)
+    by_type = Counter(str(n.doc_type) for n in planned)
+    window = planned[pages.offset:pages.offset + pages.limit]
+    return {"items": [_notice_out(n) for n in window], "total": len(planned),
+            "by_type": dict(sorted(by_type.items())), "limit": pages.limit,
+            "offset": pages.offset}
+
+
+@router.post("/notices/{guardian_id}", status_code=201)
+def issue_notice(request: Request, session: WriteDB, guardian_id: PathId, effective: date,
+                 response: Response) -> dict:
+    """Render and file one payer's notice for the switch on ``effective`` (a re-issue after
+    a correction gets its own switch date); an already filed one is answered with 200."""
+    planned = [n for n in notices.plan(session, effective) if n.guardian_id == guardian_id]
+    if not planned:
+        raise NotFound(f"guardian {guardian_id} pays no assessed fee in the month from "
+                       f"{effective}", record="guardian", field="guardian_id",
+                       rule=notices.RULE)
+    settings = request.app.state.settings
+    doc, created = notices.issue(session, planned[0], effective, issued_on=date.today(),
+                                 letterhead=settings.letterhead,
+                                 target=store_for(settings.document_store, "city"))
+    session.commit()
+    if not created:
+        response.status_code = 200
+    return {**_notice_out(planned[0]), "document_id": doc.id, "created": created}
