@@ -21,6 +21,7 @@ from ekita.core.services.fees import notices, statutes
 from ekita.core.services.fees.assessment import MonthAssessor
 from ekita.core.services.fees.corrections import by_period, run_corrections
 from ekita.core.services.fees.debit_run import RunResult, run_debit
+from ekita.core.services.fees.lost_fees import lost_fees
 from ekita.core.services.fees.rules import month_start
 from ekita.hub.config import load_settings
 from ekita.hub.plugins import load_plugins
@@ -95,6 +96,14 @@ def preview(contract: Annotated[int, typer.Option("--contract", help="contract i
                       "computed_cents": a.computed_cents, "amount_cents": a.amount_cents,
                       "extra_cents": {str(k): v for k, v in a.extra_cents.items()},
                       "notes": a.notes}))
+
+
+@app.command("lost-fees")
+def lost_fee_report(month: Annotated[str, typer.Option("--month", help="period YYYY-MM")]
+                    ) -> None:
+    """Entgangene Elternbeiträge of a month by cause (fees.md §15.1), as JSON."""
+    with unit_of_work(_engine(), BILLING) as session:
+        print(json.dumps(lost_fees(session, month).as_dict()))
 
 
 @statutes_app.command("list")

@@ -66,8 +66,15 @@ class Assessment:
     rank: int | None = None
     single_parent: bool = False
     full_cents: int = 0
+    # The steps, for the lost-fee report (fees.md §15.1): the fee of a first, not single
+    # parent's child; after the sibling discount; after the single-parent discount.
+    base_cents: int = 0
+    after_siblings_cents: int = 0
+    discounted_cents: int = 0
     computed_cents: int = 0
     amount_cents: int = 0
+    waived: bool = False  # waiver or reduction (B §13)
+    overridden: bool = False
     extra_cents: dict[FeeType, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -106,7 +113,8 @@ class MonthAssessor:
                  contract_ids: Iterable[int] | None = None) -> None:
         self.first, self.last = first, month_end(first)
         self.statute: Statute = (book or StatuteBook(session)).at(first)
-        self._fee_cache: dict[tuple[FeeGroup, Decimal, int, bool], tuple[Decimal, Decimal]] = {}
+        self._fee_cache: dict[tuple[FeeGroup, Decimal, int, bool],
+                              tuple[Decimal, Decimal, int, int]] = {}
         self._load(session, None if contract_ids is None else set(contract_ids))
 
     # ---------------------------------------------------------------- loading
@@ -235,6 +243,9 @@ class MonthAssessor:
         if self._excluded(c.child_id, c.excluded, c.care_type):
             a.notes.append("no parental fee: foster/residential care or heilpädagogischer "
                            "Platz (B §10(7), §13(4))")
+            if self.primary.get(c.child_id, c.id) == c.id:  # foregone: the first child's fee
+                a.base_cents = cents(parents_fee(statute.full(self._group(c), c.hours), 1,
+                                                 False, d))
             return a
         if self.primary.get(c.child_id, c.id) != c.id:
             a.notes.append(f"the child's fee for this month is on contract "
@@ -247,9 +258,12 @@ class MonthAssessor:
         key = (a.group, c.hours, rank, a.single_parent)
         if key not in self._fee_cache:
             full_ = statute.full(a.group, c.hours)
-            self._fee_cache[key] = (full_, parents_fee(full_, rank, a.single_parent, d))
-        full, fee = self._fee_cache[key]
+            self._fee_cache[key] = (full_, parents_fee(full_, rank, a.single_parent, d),
+                                    cents(parents_fee(full_, 1, False, d)),
+                                    cents(parents_fee(full_, rank, False, d)))
+        full, fee, a.base_cents, a.after_siblings_cents = self._fee_cache[key]
         a.full_cents = cents(full)
+        a.discounted_cents = cents(fee)
         a.notes.append(f"{a.group} {a.hours} h full {full}; Zählkind {rank}"
                        + ("; single parent" if a.single_parent else ""))
         if self._facts(c.child_id, FactKind.HALF_MONTH, c.id) and (
@@ -268,11 +282,13 @@ class MonthAssessor:
             base = Decimal(0) if waiver else round_cent(Decimal(reduction[-1].amount_cents or 0)
                                                          / 100)
             amount = min(fee, base + above)
+            a.waived = True
             a.notes.append(("waiver" if waiver else "reduction")
                            + f" (B §13); fee above the regular care time {above}")
         overrides = self._facts(c.child_id, FactKind.OVERRIDE, c.id)
         if overrides:
             amount = round_cent(Decimal(overrides[-1].amount_cents or 0) / 100)
+            a.overridden = True
             a.notes.append(f"manual override; computed {round_cent(fee)}")
         a.amount_cents = cents(amount)
         return a

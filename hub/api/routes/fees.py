@@ -38,6 +38,7 @@ from ekita.core.services.fees import cases, notices, statutes
 from ekita.core.services.fees.assessment import MonthAssessor
 from ekita.core.services.fees.corrections import pending_corrections, run_corrections
 from ekita.core.services.fees.debit_run import RunResult, run_debit
+from ekita.core.services.fees.lost_fees import lost_fees
 from ekita.core.services.fees.rules import month_start
 from ekita.hub.api.deps import DB, Pages, PathId, Who, WriteDB
 
@@ -234,3 +235,9 @@ def issue_notice(request: Request, session: WriteDB, guardian_id: PathId, effect
     if not created:
         response.status_code = 200
     return {**_notice_out(planned[0]), "document_id": doc.id, "created": created}
+
+
+@router.get("/reports/lost-fees")
+def lost_fee_report(session: DB, period: Period) -> dict:
+    """Entgangene Elternbeiträge of a month (fees.md §15.1): by cause, absolute and in %."""
+    return lost_fees(session, period).as_dict()
