@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import enum
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,6 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from ekita.core.db.base import Base
+from ekita.core.db.bulk import copy_rows, copy_value
 from ekita.core.demo.city import ACTOR, BATCH_SIZE, SOURCE, DemoCity, Progress, Row
 from ekita.core.errors import Conflict
 from ekita.core.models import (
@@ -163,25 +162,11 @@ def _write_executemany(conn: Connection, table: Table, rows: Sequence[Row], same
     conn.execute(insert(table).values(_inline(conn, table, same)), rows)
 
 
-def _copy_value(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dict):
-        return json.dumps(value)  # the same text SQLAlchemy's JSON type would send
-    return value
-
-
 def _write_copy(conn: Connection, table: Table, rows: Sequence[Row], same: Row) -> None:
     """PostgreSQL ``COPY FROM STDIN`` on the transaction's own connection."""
-    keys = [*rows[0], *same]
-    shared = tuple(_copy_value(v) for v in same.values())
-    quote = conn.dialect.identifier_preparer.quote
-    columns = ", ".join(quote(k) for k in keys)
-    statement = f"COPY {quote(table.name)} ({columns}) FROM STDIN"
-    driver = conn.connection.driver_connection
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row((*(_copy_value(v) for v in row.values()), *shared))
+    shared = tuple(copy_value(v) for v in same.values())
+    copy_rows(conn, table.name, [*rows[0], *same],
+              ((*(copy_value(v) for v in row.values()), *shared) for row in rows))
 
 
 def _writer(conn: Connection, copy: bool | None) -> Writer:

@@ -26,7 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ekita.core.db.base import utcnow
-from ekita.core.models import AuditEvent, Child, DomainEvent, Reservation, WaitingListEntry
+from ekita.core.db.bulk import insert_rows
+from ekita.core.models import Child, DomainEvent, Reservation, WaitingListEntry
 from ekita.core.models.placement import (
     Application,
     ApplicationChild,
@@ -39,7 +40,7 @@ from ekita.core.services.placement import bulk, routing
 from ekita.core.services.placement.events import Kind
 from ekita.core.services.placement.occupancy import PlaceLedger
 from ekita.core.services.placement.rules import PlacementRules
-from ekita.core.tracking import jsonable, principal_of
+from ekita.core.tracking import jsonable, principal_of, record_bulk
 
 Recheck = Callable[[Session, list[int], date], None]
 A = Application.__table__
@@ -83,19 +84,6 @@ def _json(payload: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, date) else v for k, v in payload.items()}
 
 
-def _audit(session: Session, entity: str, rows: list[tuple[int, str, dict[str, list]]],
-           on: date) -> None:
-    """Change-log rows for set-based writes, which the ORM flush hook does not see."""
-    if not rows:
-        return
-    p = principal_of(session)
-    bulk.insert_rows(session, AuditEvent.__table__,
-                     [{"entity_id": i, "action": action, "changes": changes}
-                      for i, action, changes in rows],
-                     {"recorded_at": utcnow(), "actor": p.name, "source": p.source,
-                      "entity": entity, "valid_from": on})
-
-
 def _update(session: Session, table: Any, rows: list[dict[str, Any]],
             before: dict[str, Any], on: date, shared: dict[str, Any] | None = None) -> None:
     """UPDATE by id with per-row values (and shared ones), audited like an ORM change."""
@@ -108,14 +96,13 @@ def _update(session: Session, table: Any, rows: list[dict[str, Any]],
         changes = {k: [old.get(k), v.isoformat() if isinstance(v, date) else v]
                    for k, v in row.items() if k != "id" and before.get(k) != v}
         audit.append((row["id"], "update", changes | fixed))
-    _audit(session, table.name, audit, on)
+    record_bulk(session, table.name, audit, on)
 
 
 def _events(session: Session, on: date, rows: list[dict[str, Any]]) -> None:
     """Event rows: kind, application_id, facility_id, payload (already JSON-ready)."""
-    bulk.insert_rows(session, DomainEvent.__table__, rows,
-                     {"occurred_on": on, "recorded_at": utcnow(),
-                      "actor": principal_of(session).name})
+    insert_rows(session, DomainEvent.__table__, rows,
+                {"occurred_on": on, "recorded_at": utcnow(), "actor": principal_of(session).name})
 
 
 def _event(kind: Kind, application_id: int | None, facility_id: int | None = None,
@@ -210,10 +197,10 @@ def _enter_window(session: Session, on: date, rules: PlacementRules,
         for ident, entry in zip(bulk.reserve_ids(session, W, len(entries)), entries,
                                 strict=True):
             entry["id"] = ident
-        bulk.insert_rows(session, W, entries, shared)
+        insert_rows(session, W, entries, shared)
         fixed = {k: [None, jsonable(v)] for k, v in shared.items()
                  if k not in ("created_at", "updated_at")}
-        _audit(session, W.name, [
+        record_bulk(session, W.name, [
             (e["id"], "create", {k: [None, v] for k, v in e.items()} | fixed)
             for e in entries], on)
     _events(session, on, events)
