@@ -28,7 +28,6 @@ from ekita.core.models.fees import (
     PaymentMethod,
     PaymentSetup,
 )
-from ekita.core.outbox import check_transfer
 from ekita.core.services.base import require
 from ekita.core.services.fees import posting
 from ekita.core.services.fees.assessment import Assessment, MonthAssessor
@@ -158,7 +157,6 @@ def post_debtors(session: Session, lines: list[dict[str, Any]], job_run: JobRun 
                                  kinds.get(guardian_id))
         version = posting.debtor_version(payload)
         rows.append((f"{pkn}:{version}", payload))
-    check_transfer(posting.ADAPTER, rows[0][1])
     posting.post_messages(session, "debtor", rows, job_run)
 
 
