@@ -8,8 +8,9 @@ printed as written and never read as Typst; this is checked on the PDF's own tex
 from __future__ import annotations
 
 import io
+import re
 import string as ascii_chars
-from html import escape
+from html import escape, unescape
 
 import pypdf
 import pytest
@@ -98,3 +99,45 @@ def test_control_characters_are_dropped_not_printed():
     """Control characters in imported data are invisible in HTML and dropped here."""
     pdf = render.render_pdf(render.page_html("t", "<p>Ma\x01x\x85 Muster</p>"))
     assert "Max Muster" in _text(pdf)
+
+
+_WORD = st.text(alphabet=ascii_chars.ascii_letters + "äöüß#*[]\\\"", min_size=1, max_size=8)
+_INLINE = st.lists(st.tuples(st.sampled_from(["", "strong", "em", "span", "br"]), _WORD),
+                   min_size=1, max_size=4)
+
+
+def _inline_html(runs: list[tuple[str, str]]) -> str:
+    return " ".join(f"<{t}>{escape(w)}</{t}>" if t not in ("", "br") else
+                    (f"{escape(w)}<br>" if t == "br" else escape(w)) for t, w in runs)
+
+
+_BLOCK = st.one_of(
+    st.builds(lambda tag, runs: f"<{tag}>{_inline_html(runs)}</{tag}>",
+              st.sampled_from(["p", "h1", "h2"]), _INLINE),
+    st.builds(lambda cls, runs: f'<p class="{cls}">{_inline_html(runs)}</p>',
+              st.sampled_from(["sender", "address", "small", "sign"]), _INLINE),
+    st.builds(lambda items: "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>",
+              st.lists(_WORD, min_size=1, max_size=3)),
+    st.builds(lambda cls, rows: f'<table class="{cls}">' + "".join(
+        "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+        + "</table>", st.sampled_from(["ref", "lines"]),
+        st.lists(st.lists(_WORD, min_size=2, max_size=2), min_size=1, max_size=3)),
+)
+
+
+@settings(max_examples=40)
+@given(st.lists(_BLOCK, min_size=1, max_size=6).map(
+    lambda blocks: "<header>" + blocks[0] + "</header>" + "<div>" + "".join(blocks[1:])
+    + "</div>"))
+def test_any_template_of_the_subset_typesets_with_all_its_text(body):
+    """docs/documents.md: every combination of the subset's tags typesets as PDF/A and
+    keeps all of its words, in order (no markup is dropped, none is read as Typst)."""
+    markup.check_markup(body)
+    pdf = render.render_pdf(render.page_html("t", body))
+    words = re.findall(r">([^<]+)<", body)
+    text = _squeeze(_text(pdf))
+    position = 0
+    for word in (unescape(w) for w in words if w.strip()):
+        found = text.find(_squeeze(word), position)
+        assert found >= 0, (word, text)
+        position = found

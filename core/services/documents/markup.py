@@ -134,7 +134,7 @@ def _cell(cell: lxml.html.HtmlElement) -> str:
         content = f"#strong[{content}]"
     options = []
     if cell.get("colspan", "").isdigit():
-        options.append(f"colspan: {int(cell.get('colspan'))}")
+        options.append(f"colspan: {max(1, int(cell.get('colspan')))}")
     if "num" in cell.classes:
         options.append("align: right")
     return f"table.cell({', '.join(options)})[{content}]"
@@ -142,8 +142,8 @@ def _cell(cell: lxml.html.HtmlElement) -> str:
 
 def _table(table: lxml.html.HtmlElement) -> str:
     rows = table.xpath(".//tr")
-    width = max((sum(int(c.get("colspan", "1")) if c.get("colspan", "1").isdigit() else 1
-                     for c in row.xpath("td|th")) for row in rows), default=1)
+    width = max((sum(max(1, int(c.get("colspan", "1"))) if c.get("colspan", "1").isdigit()
+                     else 1 for c in row.xpath("td|th")) for row in rows), default=1)
     cells = ", ".join(_cell(c) for row in rows for c in row.xpath("td|th"))
     if "ref" in table.classes:
         return (f"#block[#set text(size: 8pt)\n#table(columns: {width}, stroke: none, "
@@ -167,13 +167,14 @@ def _header(header: lxml.html.HtmlElement) -> Iterator[str]:
     rest = [c for c in header if c not in side and c not in top]
     for element in top:
         yield from _blocks(element)
+    main = [*_loose(header.text), *(b for element in rest for b in _with_tail(element)),
+            *(t for element in top + side for t in _loose(element.tail))]
     if side:
-        left = "\n".join(b for element in rest for b in _blocks(element))
+        left = "\n".join(main)
         right = "\n".join(b for element in side for b in _blocks(element))
         yield f"#grid(columns: (1fr, auto), column-gutter: 6mm, [{left}], [{right}])"
     else:
-        for element in rest:
-            yield from _blocks(element)
+        yield from main
 
 
 def _blocks(element: lxml.html.HtmlElement) -> Iterator[str]:
@@ -190,13 +191,30 @@ def _blocks(element: lxml.html.HtmlElement) -> Iterator[str]:
     elif tag == "header":
         yield from _header(element)
     elif tag == "div":
-        for child in element:
-            yield from _blocks(child)
+        yield from _children(element)
     else:  # an inline element at block level: a paragraph of its own
         paragraph = lxml.html.Element("p")
         paragraph.append(copy.deepcopy(element))
         paragraph[0].tail = None
         yield f"#block[{_inline(paragraph)}]"
+
+
+def _loose(text: str | None) -> Iterator[str]:
+    """Text between blocks (``<div>text<p>…``) is a paragraph of its own, as in HTML."""
+    if text and text.strip():
+        yield f"#block[{string(_SPACE.sub(' ', text.strip()))}]"
+
+
+def _with_tail(element: lxml.html.HtmlElement) -> Iterator[str]:
+    if isinstance(element.tag, str):
+        yield from _blocks(element)
+    yield from _loose(element.tail)
+
+
+def _children(element: lxml.html.HtmlElement) -> Iterator[str]:
+    yield from _loose(element.text)
+    for child in element:
+        yield from _with_tail(child)
 
 
 def to_typst(html: str) -> str:
@@ -206,11 +224,5 @@ def to_typst(html: str) -> str:
     body = root.find("body")
     parts = [PREAMBLE.format(title=string(title)[1:])]
     if body is not None:
-        if body.text and body.text.strip():
-            parts.append(f"#block[{string(_SPACE.sub(' ', body.text.strip()))}]")
-        for element in body:
-            if isinstance(element.tag, str):
-                parts.extend(_blocks(element))
-            if element.tail and element.tail.strip():
-                parts.append(f"#block[{string(_SPACE.sub(' ', element.tail.strip()))}]")
+        parts.extend(_children(body))
     return "\n".join(parts) + "\n"
