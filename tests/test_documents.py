@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 from datetime import date
 from decimal import Decimal
-from html import escape
 
 import pikepdf
 import pytest
@@ -23,6 +22,7 @@ from docx import Document
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2 import meta
+from markupsafe import escape  # what Jinja autoescape uses
 from page import validate_pdf_bytes
 
 from ekita.core.errors import RuleViolation
