@@ -1,13 +1,15 @@
 """Registry adapters: MESO batch re-check over SOAP (zeep) against its floor, KIS lookups.
 
-Usage: ``python bench/registries.py [--n 20000] [--concurrency 8] [--lookups 5000]``.
+Usage: ``python bench/registries.py [--n 20000] [--concurrency 8] [--lookups 5000] [--hub 2000]``.
 The MESO sandbox peer (lxml on uvicorn) runs as its own process on localhost over a
 synthetic register of ``n`` residents. The same ``n`` CheckAddress calls run twice with
 bounded concurrency: through the adapter's zeep client (``meso_checks_per_s``) and as the
 floor, the same SOAP envelopes built and parsed with lxml and sent with httpx, no zeep
 (``meso_floor_per_s``). ``zeep_overhead_ms_per_call`` is the difference of the mean
 latencies of sequential calls (one at a time, so it is zeep's own cost per call, not
-queueing). Street lookups: ``lookups`` random prefixes against the embedded directory
+queueing). The hub path (``hub_rechecks_per_s``): ``hub`` applications of the demo city
+queued as outbox messages and delivered by one worker against the same peer (see
+``hub_path``). Street lookups: ``lookups`` random prefixes against the embedded directory
 (at least 5,000 streets); goal p95 <= 20 ms. Last line: JSON.
 """
 
@@ -116,12 +118,69 @@ def street_lookups(count: int) -> dict[str, float]:
             "street_lookup_p95_ms": round(times[int(len(times) * 0.95)], 4)}
 
 
+def hub_path(peer_url: str, count: int) -> dict[str, float]:
+    """The re-check as the hub runs it: ``count`` applications of the demo city (SQLite,
+    loaded untimed) queued by ``apply.queue_checks`` (one outbox message each, one
+    transaction), then delivered by one worker: claim, SOAP call through zeep, the answer
+    applied in its own transaction (registry check row, flags, events)."""
+    import tempfile
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    from placement import applications, insert_applications
+    from sqlalchemy import select
+
+    from ekita.core import demo
+    from ekita.core.access import Principal
+    from ekita.core.db.migrate import upgrade
+    from ekita.core.db.session import make_engine, unit_of_work
+    from ekita.core.models import Stadtteil
+    from ekita.hub.config import AdapterSection, RetryPolicy, Settings
+    from ekita.hub.delivery.worker import Worker
+    from ekita.hub.plugins import load_plugins
+    from ekita.plugins.meso import apply
+
+    with tempfile.TemporaryDirectory(prefix="ekita-bench-registries-") as folder:
+        url = f"sqlite:///{folder}/hub.db"
+        engine = make_engine(url)
+        upgrade(engine)
+        city = demo.generate(demo.DEFAULT_SEED)
+        demo.load(engine, city)
+        with engine.connect() as conn:
+            bezirk_of = dict(conn.execute(select(Stadtteil.nr, Stadtteil.bezirk)).all())
+        rows = applications(city, bezirk_of, city.today)
+        for i, child in enumerate(rows["child"]):  # registered at the synthetic peer
+            child |= {"family_name": f"Person{i}", "first_name": "Kim",
+                      "birth_date": date(2022, 1, 1), "street": f"Teststraße {i % 500}",
+                      "house_no": str(i), "postcode": "01067", "town": "Dresden"}
+        insert_applications(engine, rows)
+        settings = Settings(database_url=url, load_plugins=["meso"], adapters={
+            "meso": AdapterSection(settings={"url": peer_url},
+                                   retry=RetryPolicy(max_attempts=3, timeout_s=10.0))})
+        plugins = load_plugins(settings)
+        ids = [r["id"] for r in rows["application"]][:count]
+        system = Principal.system("bench", "registries")
+        started = time.perf_counter()
+        with unit_of_work(engine, system) as session:
+            queued = apply.queue_checks(session, ids, city.today, Purpose.RECHECK)
+        queue_s = time.perf_counter() - started
+        started = time.perf_counter()
+        stats = Worker(engine, plugins, settings, "bench").run(idle_exit=True)
+        deliver_s = time.perf_counter() - started
+        engine.dispose()
+    assert stats.delivered == queued, stats
+    return {"hub_rechecks": queued, "hub_queue_per_s": round(queued / queue_s, 1),
+            "hub_rechecks_per_s": round(queued / deliver_s, 1),
+            "hub_ms_per_recheck": round(deliver_s * 1000 / queued, 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=20000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--lookups", type=int, default=5000)
     parser.add_argument("--sequential", type=int, default=300)
+    parser.add_argument("--hub", type=int, default=2000,
+                        help="re-checks through the outbox and one worker")
     args = parser.parse_args()
     port = free_port()
     peer = subprocess.Popen([sys.executable, "-m", "ekita.plugins.meso.peer", "--port",
@@ -139,6 +198,7 @@ def main() -> None:
                                       args.concurrency)
         zeep_rate, zeep_codes = run(lambda i: zeep_call(settings, i), args.n, args.concurrency)
         assert floor_codes == zeep_codes, (floor_codes, zeep_codes)
+        hub = hub_path(url, args.hub)
     finally:
         peer.terminate()
         peer.wait(timeout=10)
@@ -148,6 +208,7 @@ def main() -> None:
         "zeep_share_of_floor": round(zeep_rate / floor_rate, 3),
         "zeep_latency_ms": round(zeep_ms, 3), "floor_latency_ms": round(floor_ms, 3),
         "zeep_overhead_ms_per_call": round(zeep_ms - floor_ms, 3),
+        **hub, "hub_overhead_ms_per_recheck": round(hub["hub_ms_per_recheck"] - zeep_ms, 3),
         **street_lookups(args.lookups),
         "street_lookup_goal_ms": 20, "cpus": os.cpu_count(),
         "python": platform.python_version(), "date": date.today().isoformat(),
