@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 import string as ascii_chars
+from concurrent.futures import ThreadPoolExecutor
 from html import escape, unescape
 
 import pypdf
@@ -141,3 +142,12 @@ def test_any_template_of_the_subset_typesets_with_all_its_text(body):
         found = text.find(_squeeze(word), position)
         assert found >= 0, (word, text)
         position = found
+
+
+def test_rendering_from_many_threads_at_once():
+    """The API renders from a thread pool: concurrent renders all succeed (a shared Typst
+    compiler refused a second caller with "Already borrowed")."""
+    html = render.page_html("t", "<p>" + "Hallo Welt " * 200 + "</p>")
+    with ThreadPoolExecutor(8) as pool:
+        pdfs = list(pool.map(lambda _: render.render_pdf(html), range(64)))
+    assert all(pdf.startswith(b"%PDF-") for pdf in pdfs)

@@ -10,6 +10,7 @@ HTML, so one template serves both formats.
 from __future__ import annotations
 
 import os
+import threading
 from datetime import UTC, datetime
 from html import escape
 from io import BytesIO
@@ -35,15 +36,17 @@ def page_html(title: str, body: str) -> str:
             f"<title>{escape(title)}</title></head><body>{body}</body></html>")
 
 
-_compiler: tuple[int, typst.Compiler] | None = None
+_local = threading.local()
 
 
 def _typst() -> typst.Compiler:
-    """One compiler per process (fonts are scanned once); a forked child makes its own."""
-    global _compiler
-    if _compiler is None or _compiler[0] != os.getpid():
-        _compiler = (os.getpid(), typst.Compiler())
-    return _compiler[1]
+    """One compiler per thread and process: fonts are scanned once, and a compiler is
+    not to be shared (a second thread gets "Already borrowed"; the API renders from its
+    thread pool). A forked child makes its own."""
+    mine = getattr(_local, "compiler", None)
+    if mine is None or mine[0] != os.getpid():
+        mine = _local.compiler = (os.getpid(), typst.Compiler())
+    return mine[1]
 
 
 def render_pdf(html: str, variant: PdfVariant = DEFAULT_VARIANT,
