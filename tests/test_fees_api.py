@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import select
+
+from ekita.core.models.audit import AuditEvent
 from ekita.core.models.enums import CareType, Role
 from tests.api import client, key
 from tests.conftest import work
@@ -130,3 +133,38 @@ def test_missing_pkn_worklist(engine):
     assert [i["contract_id"] for i in listed["items"]] == fam.contracts
     run = api.post("/api/v1/fees/debit-runs", params={"period": "2012-09"}, headers=finance)
     assert (run.json()["record_count"], run.json()["quarantined"]) == (0, 1)
+
+
+def test_statute_version_is_corrected_or_withdrawn_until_it_is_used(engine):
+    """fees.md §14.4 (3.10.14.2): authorised staff correct a future version's tables or
+    withdraw it (the previous version then runs on); once months under it are debited,
+    it is 409 and the change goes in as a successor version (corrections settle it)."""
+    api, _city, _fam = _setup(engine)
+    finance, zvs = key(engine, Role.FINANCE), key(engine, Role.ZVS)
+    base = api.get("/api/v1/fees/statutes", headers=finance).json()[0]
+    params = {**base["params"], "published": {}}
+    params["full9"] = {**params["full9"], "KK": "199.36"}
+    new = api.post("/api/v1/fees/statutes", headers=finance, json={
+        "name": "Satzung 2013", "valid_from": "2013-09-01", "params": params}).json()
+    fixed = {**params, "full9": {**params["full9"], "KK": "195.00"}}
+    path = f"/api/v1/fees/statutes/{new['id']}"
+    assert api.patch(path, headers=zvs, json={"params": fixed}).status_code == 403
+    r = api.patch(path, headers=finance, json={"name": "Satzung 2013 (berichtigt)",
+                                                "params": fixed})
+    assert r.status_code == 200 and r.json()["params"]["full9"]["KK"] == "195.00"
+    wrong = {**fixed, "published": {"KK": {"9": ["1.00", "1.00", "1.00", "1.00"]}}}
+    assert api.patch(path, headers=finance, json={"params": wrong}).status_code == 422
+    assert api.delete(f"/api/v1/fees/statutes/{base['id']}",
+                      headers=finance).status_code == 409  # it has a successor
+    assert api.delete(path, headers=finance).status_code == 204
+    versions = api.get("/api/v1/fees/statutes", headers=finance).json()
+    assert [(v["valid_from"], v["valid_to"]) for v in versions] == [("2011-09-01", None)]
+    assert api.post("/api/v1/fees/debit-runs", params={"period": "2012-09"},
+                    headers=finance).status_code == 200
+    r = api.patch(f"/api/v1/fees/statutes/{base['id']}", headers=finance,
+                  json={"name": "umbenannt"})
+    assert r.status_code == 409 and "debited" in r.text
+    with work(engine) as s:
+        actions = s.scalars(select(AuditEvent.action).where(
+            AuditEvent.entity == "fee_statute", AuditEvent.entity_id == new["id"])).all()
+        assert set(actions) >= {"create", "update", "delete"}

@@ -18,15 +18,16 @@ import pytest
 from sqlalchemy import func, select
 
 from ekita.core import crypto
-from ekita.core.errors import RuleViolation
+from ekita.core.errors import Conflict, RuleViolation
 from ekita.core.models import Facility
 from ekita.core.models.documents import DocumentType, FiledDocument
 from ekita.core.models.enums import CareType, Role
-from ekita.core.schemas.fees import PaymentSetupIn, StatuteIn
+from ekita.core.models.fees import FeeStatute
+from ekita.core.schemas.fees import PaymentSetupIn, StatuteChange, StatuteIn
 from ekita.core.services.documents import family_file as ff
 from ekita.core.services.documents import templates
 from ekita.core.services.documents.letterhead import Letterhead
-from ekita.core.services.fees import cases, notices
+from ekita.core.services.fees import cases, notices, statutes
 from ekita.core.services.fees.statutes import DEFAULT_2011, create_statute
 from tests.api import client, key
 from tests.conftest import work
@@ -174,3 +175,16 @@ def test_notices_through_the_api(engine):
                     headers=finance).status_code == 404
     bad = api.get("/api/v1/fees/notices", params={"effective": "2013-09-02"}, headers=finance)
     assert bad.status_code == 422 and "1st" in bad.text
+
+
+def test_statute_with_filed_notices_is_not_corrected_in_place(engine):
+    """fees.md §14.4: once the switch's notices are filed, a correction of the statute
+    version would make them wrong: 409, a successor version is the way."""
+    with work(engine) as s:
+        _city(s)
+        statute = s.scalar(select(FeeStatute).where(FeeStatute.valid_from == SWITCH))
+        notice = notices.plan(s, SWITCH)[0]
+        notices.issue(s, notice, SWITCH, issued_on=ISSUED, letterhead=Letterhead())
+        with pytest.raises(Conflict) as err:
+            statutes.update_statute(s, statute.id, StatuteChange(name="neu"))
+        assert "notices" in err.value.message

@@ -56,6 +56,15 @@ class StatuteIn(BaseModel):
     params: StatuteParams
 
 
+class StatuteChange(BaseModel):
+    """A correction of a version nothing has been booked or noticed under (fees.md §14.4)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    params: StatuteParams | None = None
+
+
 class StatuteOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from ekita.core.access import Principal
 from ekita.core.db.session import make_engine, unit_of_work
 from ekita.core.errors import RuleViolation
-from ekita.core.schemas.fees import StatuteIn
+from ekita.core.schemas.fees import StatuteChange, StatuteIn
 from ekita.core.services.documents.family_file import store_for
 from ekita.core.services.fees import notices, statutes
 from ekita.core.services.fees.assessment import MonthAssessor
@@ -172,3 +172,28 @@ def collective_notices(
                       "filed": filed, "already_filed": 0 if dry_run else len(planned) - filed,
                       "by_type": dict(sorted(by_type.items())), "store": target,
                       "dry_run": dry_run}))
+
+
+@statutes_app.command("update")
+def statutes_update(statute_id: Annotated[int, typer.Argument(help="version id")],
+                    file: Annotated[Path, typer.Argument(help="JSON: name and/or params")]
+                    ) -> None:
+    """Correct a version before anything is debited or noticed under it."""
+    try:
+        change = StatuteChange.model_validate_json(file.read_text())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise RuleViolation(f"{file}: {first['msg']}", record="fee_statute",
+                            field=".".join(str(p) for p in first["loc"]),
+                            rule="fees.md §3: statute format") from None
+    with unit_of_work(_engine(), BILLING) as session:
+        statute = statutes.update_statute(session, statute_id, change)
+        print(json.dumps({"id": statute.id, "name": statute.name}))
+
+
+@statutes_app.command("withdraw")
+def statutes_withdraw(statute_id: Annotated[int, typer.Argument(help="version id")]) -> None:
+    """Withdraw the latest version before it is used; the previous one runs on."""
+    with unit_of_work(_engine(), BILLING) as session:
+        statutes.delete_statute(session, statute_id)
+    print(f"statute version {statute_id} withdrawn")

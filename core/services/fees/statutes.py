@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from ekita.core.access import Permission
 from ekita.core.errors import Conflict, NotFound, RuleViolation
-from ekita.core.models.fees import FeeStatute
-from ekita.core.schemas.fees import StatuteIn, StatuteParams
-from ekita.core.services.base import require
+from ekita.core.models.documents import FiledDocument
+from ekita.core.models.fees import FeeStatute, ReceivableLine
+from ekita.core.schemas.fees import StatuteChange, StatuteIn, StatuteParams
+from ekita.core.services.base import load, require
 from ekita.core.services.fees.rules import Discounts, FeeGroup, full_fee, money, parents_fee
 
 _H = ["10", "9", "8", "7", "6", "4.5"]
@@ -137,6 +138,63 @@ def create_statute(session: Session, data: StatuteIn) -> FeeStatute:
     session.add(statute)
     session.flush()
     return statute
+
+
+def _in_use(session: Session, row: FeeStatute) -> str | None:
+    """Why a version can no longer change: months booked under it, or notices issued."""
+    first = row.valid_from.strftime("%Y-%m")
+    booked = select(ReceivableLine.period).where(ReceivableLine.period >= first)
+    if row.valid_to is not None:
+        booked = booked.where(ReceivableLine.period <= row.valid_to.strftime("%Y-%m"))
+    if session.scalar(booked.limit(1)) is not None:
+        return "months under it are debited"
+    noticed = select(FiledDocument.id).where(
+        FiledDocument.business_key.like(f"fee-notice:{row.valid_from.isoformat()}:%"))
+    if session.scalar(noticed.limit(1)) is not None:
+        return "collective notices for its switch are filed"
+    return None
+
+
+def _unused(session: Session, statute_id: int) -> FeeStatute:
+    row = load(session, FeeStatute, statute_id, field="statute_id")
+    reason = _in_use(session, row)
+    if reason:
+        raise Conflict(f"statute version {statute_id} cannot change: {reason}; add a successor "
+                       "version instead (the corrections run settles booked months)",
+                       record="fee_statute", field="statute_id",
+                       rule="fees.md §11.3–4, §14.4: booked fees change through corrections")
+    return row
+
+
+def update_statute(session: Session, statute_id: int, change: StatuteChange) -> FeeStatute:
+    """Correct a version's name or tables before anything is booked or noticed under it."""
+    require(session, Permission.FEES_WRITE)
+    row = _unused(session, statute_id)
+    if change.params is not None:
+        check_published(change.params)
+        row.params = change.params.model_dump(mode="json")
+    if change.name is not None:
+        row.name = change.name
+    session.flush()
+    return row
+
+
+def delete_statute(session: Session, statute_id: int) -> None:
+    """Withdraw the latest version before it is used; its predecessor runs on open-ended."""
+    require(session, Permission.FEES_WRITE)
+    row = _unused(session, statute_id)
+    later = session.scalar(select(FeeStatute.id).where(FeeStatute.valid_from > row.valid_from)
+                           .limit(1))
+    if later is not None:
+        raise Conflict(f"statute version {statute_id} has a successor ({later}); withdraw that "
+                       "first", record="fee_statute", field="statute_id",
+                       rule="fees.md §14: versions follow each other without gaps")
+    previous = session.scalar(select(FeeStatute).where(FeeStatute.valid_from < row.valid_from)
+                              .order_by(FeeStatute.valid_from.desc()).limit(1))
+    if previous is not None and previous.valid_to == row.valid_from - timedelta(days=1):
+        previous.valid_to = None
+    session.delete(row)
+    session.flush()
 
 
 def load_default(session: Session) -> FeeStatute | None:

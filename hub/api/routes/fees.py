@@ -29,6 +29,7 @@ from ekita.core.schemas.fees import (
     PaymentSetupIn,
     Period,
     ReceivableOut,
+    StatuteChange,
     StatuteIn,
     StatuteOut,
 )
@@ -76,6 +77,22 @@ def preview(session: DB, contract_id: Annotated[int, Query(ge=1)], period: Perio
 @router.get("/statutes", response_model=list[StatuteOut])
 def list_statutes(session: DB) -> list:
     return statutes.list_statutes(session)
+
+
+@router.patch("/statutes/{statute_id}", response_model=StatuteOut)
+def change_statute(session: WriteDB, statute_id: PathId, body: StatuteChange) -> Any:
+    """Correct a version before anything is debited or noticed under it (else 409)."""
+    statute = statutes.update_statute(session, statute_id, body)
+    session.commit()
+    return statute
+
+
+@router.delete("/statutes/{statute_id}", status_code=204)
+def withdraw_statute(session: WriteDB, statute_id: PathId) -> Response:
+    """Withdraw the latest version before it is used; the previous one runs on."""
+    statutes.delete_statute(session, statute_id)
+    session.commit()
+    return Response(status_code=204)
 
 
 @router.post("/statutes", response_model=StatuteOut, status_code=201)
