@@ -176,5 +176,10 @@ def test_demo_command_loads_the_city_and_prints_the_summary(tmp_path):
     assert "MESO result (SOAP, sandbox register)" in result.stdout
     assert "registered" in result.stdout and "moved_away" in result.stdout
     assert "KIS (REST, sandbox directory)" in result.stdout and "Stadtteil" in result.stdout
+    # A fee switch's notices go as xdomea containers to the sandbox DMS (issue 8).
+    lines = result.stdout.splitlines()
+    assert "DOMEA (xdomea 3.0.0, sandbox DMS)" in result.stdout
+    assert any("documents imported (0630)" in line and "20" in line for line in lines)
+    assert any("dead letters" in line and " 0 " in line for line in lines)
     again = cli("demo", env={"COLUMNS": "120"}, cwd=tmp_path)  # starts afresh, same city
     assert again.returncode == 0 and again.stdout == result.stdout

@@ -9,7 +9,11 @@ the shipped xdomea 3.0.0 schemas, packs the ZIP container, delivers it and reads
 
 from __future__ import annotations
 
+from datetime import date
+
 import typer
+from rich.console import Console
+from sqlalchemy import Engine
 
 from ekita.hub.cli.groups import peer_app
 from ekita.hub.hookspecs import hookimpl
@@ -41,3 +45,10 @@ def register_commands(cli: typer.Typer) -> None:
         from ekita.plugins.domea.peer import serve
 
         serve(host, port)
+
+
+@hookimpl
+def demo(engine: Engine, today: date, console: Console) -> None:
+    from ekita.plugins.domea import demo_round
+
+    demo_round.run(engine, today, console)
