@@ -60,7 +60,9 @@ def test_users_create_rejects_missing_scope_in_one_line(db, tmp_path):
     cli("db", "upgrade", env=env, cwd=tmp_path)
     result = cli("users", "create", "--role", "carrier", env=env, cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.strip() == "error: role carrier needs --carrier"
+    line = result.stderr.strip()
+    assert line.startswith("error: role carrier needs --carrier (api_key.")
+    assert "rule: " in line and "\n" not in line
 
 
 def test_config_check_masks_secrets(tmp_path):

@@ -72,3 +72,31 @@ def test_scheduled_job_runs_on_the_last_day_for_the_next_month(engine):
         debit = s.scalar(select(DebitRun))
         assert debit.period == "2013-02"
         assert (run.records_in, run.control_sum_cents) == (1, debit.control_sum_cents)
+
+
+@pytest.mark.slow
+def test_statute_versions_from_the_command_line(engine, tmp_path):
+    """fees.md §14.4: `billing statutes add | update | withdraw`; a bad file is one line
+    naming the field, exit 1."""
+    from ekita.core.services.fees.statutes import DEFAULT_2011
+
+    with work(engine) as s:
+        build(s)
+    params = json.loads(json.dumps(DEFAULT_2011["params"], default=str))
+    params["published"] = {}
+    new = tmp_path / "2013.json"
+    new.write_text(json.dumps({"name": "Satzung 2013", "valid_from": "2013-09-01",
+                               "params": params}))
+    added = _cli(engine, "statutes", "add", str(new))
+    assert added.returncode == 0, added.stderr
+    statute_id = str(json.loads(added.stdout)["id"])
+    change = tmp_path / "change.json"
+    change.write_text(json.dumps({"name": "Satzung 2013 (berichtigt)"}))
+    updated = _cli(engine, "statutes", "update", statute_id, str(change))
+    assert json.loads(updated.stdout)["name"] == "Satzung 2013 (berichtigt)"
+    change.write_text(json.dumps({"params": {**params, "full9": {"KK": "abc"}}}))
+    bad = _cli(engine, "statutes", "update", statute_id, str(change))
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr and "full9" in bad.stderr
+    assert _cli(engine, "statutes", "withdraw", statute_id).returncode == 0
+    listed = json.loads(_cli(engine, "statutes", "list").stdout)
+    assert [(v["valid_from"], v["valid_to"]) for v in listed] == [("2011-09-01", None)]

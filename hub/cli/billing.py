@@ -7,10 +7,10 @@ import json
 from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ekita.core.access import Principal
 from ekita.core.db.session import make_engine, unit_of_work
@@ -31,6 +31,7 @@ statutes_app = typer.Typer(help="Statute versions (fee tables with validity).",
                            no_args_is_help=True)
 app.add_typer(statutes_app, name="statutes")
 BILLING = Principal.system("cli", "billing")
+M = TypeVar("M", bound=BaseModel)
 
 
 def _engine() -> Any:
@@ -124,17 +125,22 @@ def statutes_load_default() -> None:
     print("loaded the 2011 statute" if created else "a statute version exists; nothing loaded")
 
 
-@statutes_app.command("add")
-def statutes_add(file: Annotated[Path, typer.Argument(help="JSON: name, valid_from, params")]
-                 ) -> None:
-    """Add a version from a JSON file; its published table is checked against D1–D5."""
+def _statute_file(model: type[M], file: Path) -> M:
+    """A statute JSON file read into ``model``; the first problem named, no traceback."""
     try:
-        data = StatuteIn.model_validate_json(file.read_text())
+        return model.model_validate_json(file.read_text())
     except ValidationError as exc:
         first = exc.errors()[0]
         raise RuleViolation(f"{file}: {first['msg']}", record="fee_statute",
                             field=".".join(str(p) for p in first["loc"]),
                             rule="fees.md §3: statute format") from None
+
+
+@statutes_app.command("add")
+def statutes_add(file: Annotated[Path, typer.Argument(help="JSON: name, valid_from, params")]
+                 ) -> None:
+    """Add a version from a JSON file; its published table is checked against D1–D5."""
+    data = _statute_file(StatuteIn, file)
     with unit_of_work(_engine(), BILLING) as session:
         statute = statutes.create_statute(session, data)
         print(json.dumps({"id": statute.id, "valid_from": statute.valid_from.isoformat()}))
@@ -179,13 +185,7 @@ def statutes_update(statute_id: Annotated[int, typer.Argument(help="version id")
                     file: Annotated[Path, typer.Argument(help="JSON: name and/or params")]
                     ) -> None:
     """Correct a version before anything is debited or noticed under it."""
-    try:
-        change = StatuteChange.model_validate_json(file.read_text())
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise RuleViolation(f"{file}: {first['msg']}", record="fee_statute",
-                            field=".".join(str(p) for p in first["loc"]),
-                            rule="fees.md §3: statute format") from None
+    change = _statute_file(StatuteChange, file)
     with unit_of_work(_engine(), BILLING) as session:
         statute = statutes.update_statute(session, statute_id, change)
         print(json.dumps({"id": statute.id, "name": statute.name}))

@@ -142,6 +142,13 @@ def _env_url() -> str | None:
     return os.environ.get("EKITA_DATABASE_URL")
 
 
+def _described(exc: DomainError) -> str:
+    """The message with the record, field and rule it names (house rule: bad input)."""
+    where = ".".join(p for p in (exc.record, exc.field) if p)
+    detail = "; ".join(p for p in (where, f"rule: {exc.rule}" if exc.rule else "") if p)
+    return f"{exc.message} ({detail})" if detail else exc.message
+
+
 def _fail(message: str, code: int) -> None:
     err.print(f"error: {message}", style="red", markup=False, highlight=False, soft_wrap=True)
     raise SystemExit(code)
@@ -166,7 +173,7 @@ def main() -> None:
     except PluginError as exc:
         _fail(str(exc), 2)
     except DomainError as exc:
-        _fail(exc.message, 1)
+        _fail(_described(exc), 1)
     except OperationalError as exc:
         _fail(f"database unreachable: {str(exc.orig).splitlines()[0]}", 1)
     except OSError as exc:
