@@ -16,8 +16,6 @@ import argparse
 import sys
 from typing import Any
 
-import httpx
-
 from ekita.hub.config import AdapterSection, RetryPolicy, Settings, WorkerSettings
 from ekita.hub.delivery.http import post_json
 from ekita.hub.hookspecs import hookimpl
@@ -39,15 +37,9 @@ class PeerAdapterSettings(AdapterSettings):
     url: str  # the peer's base URL; messages go to <url>/messages
 
 
-_client: httpx.Client | None = None
-
-
 def _deliver(delivery: Delivery) -> DeliveryReceipt:
-    global _client
-    if _client is None:  # one keep-alive client per process
-        _client = httpx.Client()
     settings: Any = delivery.settings
-    return post_json(_client, f"{settings.url}/messages", delivery)
+    return post_json(f"{settings.url}/messages", delivery)
 
 
 @hookimpl

@@ -17,6 +17,7 @@ from ekita.core.errors import RuleViolation
 from ekita.core.models.exchange import JobRun
 from ekita.core.outbox import Queued, enqueue
 from ekita.hub.delivery.errors import PermanentError
+from ekita.hub.delivery.files import file_name
 from ekita.hub.hookspecs import hookimpl
 from ekita.hub.registrations import (
     AdapterRegistration,
@@ -29,7 +30,7 @@ from ekita.plugins.carrier_export import export as exporting
 from ekita.plugins.carrier_export.formats import render_csv, render_xlsx, render_xml
 from ekita.plugins.carrier_export.profile import Profile, builtin_profiles, load_profile
 from ekita.plugins.carrier_export.records import PERSONAL, unpack
-from ekita.plugins.carrier_export.transport import DropDirectory, file_name
+from ekita.plugins.carrier_export.transport import DropDirectory
 
 NAME = exporting.ADAPTER
 
@@ -91,9 +92,8 @@ def deliver(delivery: Delivery) -> DeliveryReceipt:
         if not settings.url:
             raise PermanentError("carrier_export: transport http needs url")
         from ekita.hub.delivery.http import post_json
-        from ekita.plugins.carrier_export.transport import client
 
-        return post_json(client(), settings.url, delivery)
+        return post_json(settings.url, delivery)
     if not settings.drop_dir:
         raise PermanentError("carrier_export: transport dropdir needs drop_dir")
     try:

@@ -20,7 +20,6 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from sqlalchemy import Connection, Engine, select
 
 from ekita.core.db.base import as_utc
@@ -28,6 +27,7 @@ from ekita.core.db.conflict import insert_ignoring
 from ekita.core.models.documents import DocumentDmsRef, FamilyFile, FiledDocument
 from ekita.core.services.documents import store
 from ekita.hub.delivery.errors import PermanentError, TransientError
+from ekita.hub.delivery.http import send
 from ekita.hub.registrations import AdapterSettings, Delivery, DeliveryReceipt
 from ekita.plugins.domea import container, messages
 from ekita.plugins.domea.ids import process_uuid
@@ -51,7 +51,6 @@ class DomeaSettings(AdapterSettings):
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
-_client: httpx.Client | None = None
 
 
 def _engine(settings: DomeaSettings) -> Engine:
@@ -63,14 +62,6 @@ def _engine(settings: DomeaSettings) -> Engine:
         if url not in _engines:
             _engines[url] = make_engine(url)
         return _engines[url]
-
-
-def _http() -> httpx.Client:
-    global _client
-    with _lock:
-        if _client is None:
-            _client = httpx.Client()
-        return _client
 
 
 def _parties(settings: DomeaSettings) -> messages.Parties:
@@ -173,15 +164,8 @@ def deliver(delivery: Delivery) -> DeliveryReceipt:
 def _send(delivery: Delivery, settings: Any, conn: Connection) -> DeliveryReceipt:
     _, packed = build(delivery, settings, conn)
     url = f"{settings.url.rstrip('/')}{PATH}"
-    try:
-        response = _http().post(url, content=packed.data, timeout=delivery.timeout_s, headers={
-            "Content-Type": "application/zip", "Idempotency-Key": delivery.idempotency_key,
-            "X-Container-Name": packed.name})
-    except httpx.TimeoutException as exc:
-        raise TransientError(f"timeout after {delivery.timeout_s:g} s ({type(exc).__name__})"
-                             ) from None
-    except httpx.TransportError as exc:
-        raise TransientError(f"connection failed ({type(exc).__name__})") from None
+    response = send(url, delivery, content=packed.data, content_type="application/zip",
+                    headers={"X-Container-Name": packed.name})
     try:
         body = response.json()
     except ValueError:

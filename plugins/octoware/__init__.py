@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from ekita.core.models.exchange import JobRun
 from ekita.core.outbox import Queued, enqueue
 from ekita.hub.delivery.errors import PermanentError
+from ekita.hub.delivery.files import file_name
 from ekita.hub.hookspecs import hookimpl
 from ekita.hub.registrations import (
     AdapterRegistration,
@@ -25,7 +26,7 @@ from ekita.hub.registrations import (
     JobContext,
     JobRegistration,
 )
-from ekita.plugins.carrier_export.transport import DropDirectory, file_name
+from ekita.plugins.carrier_export.transport import DropDirectory
 from ekita.plugins.octoware.csvfile import VERSION, render
 from ekita.plugins.octoware.listing import PERSONAL, ROW_FIELDS, collect
 

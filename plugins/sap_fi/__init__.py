@@ -18,6 +18,7 @@ import typer
 from ekita.core.errors import RuleViolation
 from ekita.hub.cli.groups import peer_app, sub_app
 from ekita.hub.delivery.errors import PermanentError, TransientError
+from ekita.hub.delivery.http import shared_client
 from ekita.hub.hookspecs import hookimpl
 from ekita.hub.registrations import (
     AdapterRegistration,
@@ -101,7 +102,7 @@ def fetch_arrears(config: SapFiSettings, as_of: date) -> list[tuple[str, bytes]]
 
         url = f"{config.url.rstrip('/')}/sap/arrears/{as_of.isoformat()}"
         try:
-            answer = transport.client().get(url, timeout=30.0)
+            answer = shared_client().get(url, timeout=30.0)
             answer.raise_for_status()
         except httpx.HTTPError as exc:
             raise TransientError(f"arrears file not fetched: {type(exc).__name__}") from None
