@@ -27,7 +27,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import unquote
 
 from ekita.hub.testkit.faults import Fault, FaultKind, FaultProgramming
@@ -359,6 +359,22 @@ def _write_state(path: Path, state: PeerState) -> None:
     os.replace(tmp, path)
 
 
+P = TypeVar("P", bound=SandboxPeer)
+
+
+def serve_until_stopped(peer: P) -> P:
+    """Run ``peer`` until SIGTERM or SIGINT, its base URL on the first stdout line (what
+    ``spawn_peer`` reads); the peer, stopped, is returned for its records."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with peer:
+        print(peer.url, flush=True)
+        while not stop.wait(0.5):
+            pass
+    return peer
+
+
 def main(argv: list[str] | None = None) -> int:
     """Standalone mode: print the base URL on the first stdout line, serve until SIGTERM."""
     parser = argparse.ArgumentParser(
@@ -376,13 +392,8 @@ def main(argv: list[str] | None = None) -> int:
         "--state-file", type=Path, help="write the records here as JSON when stopping"
     )
     args = parser.parse_args(argv)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    with SandboxPeer(host=args.host, port=args.port, deduplicate=not args.no_dedupe) as peer:
-        print(peer.url, flush=True)
-        while not stop.wait(0.5):
-            pass
+    peer = serve_until_stopped(SandboxPeer(host=args.host, port=args.port,
+                                           deduplicate=not args.no_dedupe))
     if args.state_file is not None:
         _write_state(args.state_file, peer.state)
     return 0

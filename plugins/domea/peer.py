@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ekita.hub.testkit.faults import Fault
-from ekita.hub.testkit.peer import SandboxPeer
+from ekita.hub.testkit.peer import SandboxPeer, serve_until_stopped
 from ekita.hub.testkit.peer_state import Effect, Outcome, PeerState, Reply
 from ekita.plugins.domea import messages
 from ekita.plugins.domea.container import ContainerRefused, unpack
@@ -210,12 +210,4 @@ class DomeaPeer(SandboxPeer):
 
 def serve(host: str = "127.0.0.1", port: int = 8790) -> None:
     """Run until SIGTERM/SIGINT, printing the base URL first (``ekita-hub peer domea``)."""
-    import signal
-
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    with DomeaPeer(host=host, port=port) as peer:
-        print(peer.url, flush=True)
-        while not stop.wait(0.5):
-            pass
+    serve_until_stopped(DomeaPeer(host=host, port=port))

@@ -26,7 +26,7 @@ from typing import Any
 from lxml import etree
 
 from ekita.hub.testkit.faults import Fault
-from ekita.hub.testkit.peer import SandboxPeer
+from ekita.hub.testkit.peer import SandboxPeer, serve_until_stopped
 from ekita.hub.testkit.peer_state import Outcome, PeerState, Reply
 from ekita.plugins.sap_fi.arrears import ArrearsRecord, render_arrears
 from ekita.plugins.sap_fi.xmltools import XmlRefused, parse_checked, schema
@@ -219,12 +219,4 @@ class SapPeer(SandboxPeer):
 
 def serve(host: str = "127.0.0.1", port: int = 0) -> None:
     """Run until SIGTERM/SIGINT, printing the base URL first (``ekita-hub peer sap``)."""
-    import signal
-
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    with SapPeer(host=host, port=port) as peer:
-        print(peer.url, flush=True)
-        while not stop.wait(0.5):
-            pass
+    serve_until_stopped(SapPeer(host=host, port=port))
