@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -23,6 +22,7 @@ from ekita.core.services.fees.corrections import by_period, run_corrections
 from ekita.core.services.fees.debit_run import RunResult, run_debit
 from ekita.core.services.fees.lost_fees import lost_fees
 from ekita.core.services.fees.rules import month_start
+from ekita.hub.cli.dates import parse_day
 from ekita.hub.config import load_settings
 from ekita.hub.plugins import load_plugins
 
@@ -47,13 +47,6 @@ def _summary(result: RunResult) -> dict[str, Any]:
             "dry_run": result.dry_run}
 
 
-def _day(value: str | None) -> date:
-    if value is None:
-        return date.today()
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError as exc:
-        raise typer.BadParameter("use YYYY-MM-DD") from exc
 
 
 @app.command("run")
@@ -75,7 +68,7 @@ def corrections(
 ) -> None:
     """Credits and back-charges for every debited month whose fee changed since."""
     with unit_of_work(_engine(), BILLING) as session:
-        result = run_corrections(session, on=_day(on), dry_run=dry_run)
+        result = run_corrections(session, on=parse_day(on), dry_run=dry_run)
         if dry_run:
             session.rollback()
     print(json.dumps({**_summary(result), "by_period": by_period(result.lines)}))
@@ -162,7 +155,7 @@ def collective_notices(
     settings = load_settings()
     load_plugins(settings)
     engine = make_engine(settings.database_url)
-    switch, letter_date = _day(effective), _day(issued_on)
+    switch, letter_date = parse_day(effective), parse_day(issued_on)
     target = store_for(settings.document_store, "city")
     with unit_of_work(engine, BILLING) as session:
         planned = notices.plan(session, switch)

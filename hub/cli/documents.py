@@ -7,7 +7,6 @@ programming is needed; a body with an undefined placeholder is refused with its 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +22,7 @@ from ekita.core.services.documents import family_file as ff
 from ekita.core.services.documents import templates as tpl
 from ekita.core.services.documents.generate import render_document
 from ekita.core.services.documents.samples import SAMPLES
+from ekita.hub.cli.dates import parse_day
 from ekita.hub.config import load_settings
 
 app = typer.Typer(help="Document templates and family files.", no_args_is_help=True)
@@ -33,11 +33,6 @@ out = Console()
 ADMIN = Principal.system("cli", "documents")
 
 
-def _day(value: str) -> date:
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError as exc:
-        raise typer.BadParameter("use YYYY-MM-DD") from exc
 
 
 def _session():
@@ -96,8 +91,8 @@ def add(doc_type: Annotated[DocumentType, typer.Option("--type")],
     work, _ = _session()
     with work as session:
         created = tpl.create_template(session, tpl.TemplateInput(
-            doc_type, title, _day(valid_from), statute, body.read_text("utf-8"),
-            _day(valid_to) if valid_to else None))
+            doc_type, title, parse_day(valid_from), statute, body.read_text("utf-8"),
+            parse_day(valid_to) if valid_to else None))
         out.print(f"template {created.id} ({doc_type.value}) valid from {created.valid_from}")
 
 
@@ -112,7 +107,7 @@ def update(template_id: int,
     if body is not None:
         changes["body"] = body.read_text("utf-8")
     if valid_to is not None:
-        changes["valid_to"] = _day(valid_to)
+        changes["valid_to"] = parse_day(valid_to)
     if statute is not None:
         changes["statute_ref"] = statute
     if title is not None:
@@ -135,7 +130,7 @@ def preview(doc_type: DocumentType, target: Annotated[Path, typer.Argument(dir_o
     values = json.loads(fields.read_text("utf-8")) if fields else SAMPLES[doc_type]
     work, _ = _session()
     with work as session:
-        rendered = render_document(session, doc_type, values, _day(on), fmt)  # type: ignore[arg-type]
+        rendered = render_document(session, doc_type, values, parse_day(on), fmt)  # type: ignore[arg-type]
     target.write_bytes(rendered.data)
     out.print(f"{target}: {len(rendered.data)} bytes, template {rendered.template.id}")
 
@@ -157,7 +152,7 @@ def archive(family_id: int, on: Annotated[str, typer.Option("--date")]) -> None:
     """Archive a family file (3.17): no child in care, no open process."""
     work, settings = _session()
     with work as session:
-        ff.archive(session, family_id, _day(on),
+        ff.archive(session, family_id, parse_day(on),
                    target=ff.store_for(settings.document_store, "city"))
     out.print(f"family file of family {family_id} archived")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 import typer
@@ -12,6 +12,7 @@ from ekita.core.access import Principal
 from ekita.core.db.session import make_engine, unit_of_work
 from ekita.core.services.placement.tick import TickReport
 from ekita.core.services.placement.tick import tick as run_tick
+from ekita.hub.cli.dates import parse_day
 from ekita.hub.config import Settings, load_settings
 from ekita.hub.placement_jobs import recheck_via
 from ekita.hub.plugins import LoadedPlugins, load_plugins
@@ -20,18 +21,13 @@ app = typer.Typer(help="Placement procedure (Vermittlungsverfahren).", no_args_i
 TICK = Principal.system("job", "placement-tick")
 
 
-def _day(value: str) -> date:
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError as exc:
-        raise typer.BadParameter("use YYYY-MM-DD") from exc
 
 
 @app.command("tick")
 def tick(day: Annotated[str, typer.Option("--date", help="business date YYYY-MM-DD")]) -> None:
     """Advance the time-based steps for a date: registry re-check requests, window entry and
     routing, review deadlines, reservation follow-ups. Running it twice changes nothing."""
-    on = _day(day)
+    on = parse_day(day)
     settings = load_settings()
     report = tick_with_plugins(settings, load_plugins(settings), on)
     print(json.dumps(report.as_dict()))
