@@ -188,3 +188,14 @@ def test_statute_with_filed_notices_is_not_corrected_in_place(engine):
         with pytest.raises(Conflict) as err:
             statutes.update_statute(s, statute.id, StatuteChange(name="neu"))
         assert "notices" in err.value.message
+
+
+def test_one_payers_plan_is_the_same_notice_as_in_the_city_plan(engine):
+    """3.10.14.2: a re-issue for one payer assesses only that payer's households and gives
+    the notice the whole switch would (siblings, amounts, variant)."""
+    with work(engine) as s:
+        siblings, single, *_ = _city(s)
+        whole = {n.guardian_id: n for n in notices.plan(s, SWITCH)}
+        for guardian in (siblings.guardian, single.guardian):
+            assert notices.plan(s, SWITCH, payer=guardian) == [whole[guardian]]
+        assert notices.plan(s, SWITCH, payer=999_999) == []

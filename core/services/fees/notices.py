@@ -80,8 +80,9 @@ def _euro(amount_cents: int) -> Decimal:
     return Decimal(amount_cents) / 100
 
 
-def plan(session: Session, effective: date) -> list[Notice]:
-    """Every notice the switch on ``effective`` (a 1st of a month) needs, without rendering."""
+def plan(session: Session, effective: date, payer: int | None = None) -> list[Notice]:
+    """Every notice the switch on ``effective`` (a 1st of a month) needs, without rendering;
+    with ``payer``, only that guardian's (the assessment then loads their households)."""
     require(session, Permission.FEES_READ)
     first = month_start(period_of(effective))
     if first != effective:
@@ -89,8 +90,11 @@ def plan(session: Session, effective: date) -> list[Notice]:
                             record="fee_notice", field="effective", rule=RULE)
     # Assessed contracts only: excluded children and a child's second contract carry no
     # fee (group None); a full waiver is a notice of 0,00 € all the same.
-    fees = [a for a in MonthAssessor(session, first).all(debit_scope_only=True)
-            if a.group is not None]
+    scope = None if payer is None else list(session.scalars(
+        select(CareContract.id).where(CareContract.payer_guardian_id == payer)))
+    fees = [a for a in MonthAssessor(session, first, contract_ids=scope).all(
+        debit_scope_only=True) if a.group is not None
+        and (payer is None or a.payer_guardian_id == payer)]
     if not fees:
         return []
     contract_ids = [a.contract_id for a in fees]

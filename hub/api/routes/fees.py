@@ -239,7 +239,7 @@ def issue_notice(request: Request, session: WriteDB, guardian_id: PathId, effect
                  response: Response) -> dict:
     """Render and file one payer's notice for the switch on ``effective`` (a re-issue after
     a correction gets its own switch date); an already filed one is answered with 200."""
-    planned = [n for n in notices.plan(session, effective) if n.guardian_id == guardian_id]
+    planned = notices.plan(session, effective, payer=guardian_id)
     if not planned:
         raise NotFound(f"guardian {guardian_id} pays no assessed fee in the month from "
                        f"{effective}", record="guardian", field="guardian_id",
