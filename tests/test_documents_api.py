@@ -6,26 +6,14 @@ from datetime import date
 
 from typer.testing import CliRunner
 
-from ekita.core.models import Child
 from ekita.core.models.documents import DocumentType
 from ekita.core.models.enums import Role
-from ekita.core.services.documents import templates
 from ekita.core.services.documents.samples import SAMPLES
 from tests.api import client, key
-from tests.conftest import work
-from tests.world import build_world
+from tests.test_documents_file import world_with_templates
 
 API = "/api/v1"
 NOTICE = DocumentType.FEE_NOTICE_SINGLE_SELF
-
-
-def _world(engine):
-    world = build_world(engine)
-    child = world.children[world.facility_m][0]
-    with work(engine) as s:
-        templates.install_defaults(s)
-        family_id = s.get(Child, child).family_id
-    return world, child, family_id
 
 
 def _generate_body(child: int) -> dict:
@@ -39,7 +27,7 @@ def _generate_body(child: int) -> dict:
 
 def test_templates_are_managed_by_administrators_only(engine):
     """Lastenheft 3.15.3: administrators manage versions through the API; others 403."""
-    world, _, _ = _world(engine)
+    world, _, _ = world_with_templates(engine)
     api = client(engine)
     admin = key(engine, Role.ADMIN)
     bad = api.post(f"{API}/document-templates", headers=admin, json={
@@ -69,7 +57,7 @@ def test_templates_are_managed_by_administrators_only(engine):
 
 def test_family_file_over_the_api_and_403_for_tenants(engine):
     """R10: fee office files, ZVS reads, facility leads and carriers get 403 (3.7.4)."""
-    world, child, family_id = _world(engine)
+    world, child, family_id = world_with_templates(engine)
     api = client(engine)
     finance = key(engine, Role.FINANCE)
     made = api.post(f"{API}/families/{family_id}/documents/generate", headers=finance,

@@ -62,7 +62,7 @@ def test_migration_0010_matches_the_models(engine):
     assert [d for d in diffs if _table_of(d) in DOC_TABLES] == []
 
 
-def _setup(engine):
+def world_with_templates(engine):
     world = build_world(engine)
     child = world.children[world.facility_m][0]
     with work(engine) as s:
@@ -98,7 +98,7 @@ def test_version_is_chosen_by_reference_date(engine):
 
 def test_generated_notice_is_filed_with_metadata_and_hash(engine):
     """3.7.4 / interfaces.md §7: the notice lands in the family file with its metadata."""
-    _, child, family_id = _setup(engine)
+    _, child, family_id = world_with_templates(engine)
     with work(engine, as_role(Role.FINANCE)) as s:
         _doc, created = _notice(s, family_id, child)
         assert created
@@ -115,7 +115,7 @@ def test_generated_notice_is_filed_with_metadata_and_hash(engine):
 
 def test_refiling_the_same_business_key_files_nothing_twice(engine):
     """Re-running a job (or re-delivery) does not file a document twice."""
-    _, child, family_id = _setup(engine)
+    _, child, family_id = world_with_templates(engine)
     with work(engine) as s:
         first, _ = _notice(s, family_id, child)
     with work(engine) as s:
@@ -126,7 +126,7 @@ def test_refiling_the_same_business_key_files_nothing_twice(engine):
 
 def test_uploaded_document_is_immutable_and_never_replaced(engine):
     """data-protection D5: filed documents stay unaltered (service and database)."""
-    _, child, family_id = _setup(engine)
+    _, child, family_id = world_with_templates(engine)
     filing = ff.Filing(family_id=family_id, business_key="upload:meldebescheinigung:1",
                        doc_class="Nachweis Hauptwohnsitz", title="Meldebescheinigung",
                        file_name="meldebescheinigung.pdf", media_type="application/pdf",
@@ -149,7 +149,7 @@ def test_uploaded_document_is_immutable_and_never_replaced(engine):
 
 
 def test_child_of_another_family_is_refused(engine):
-    world, _child, family_id = _setup(engine)
+    world, _child, family_id = world_with_templates(engine)
     other = world.children[world.facility_b1][0]
     with work(engine) as s, pytest.raises(RuleViolation) as err:
         _notice(s, family_id, other)
@@ -158,7 +158,7 @@ def test_child_of_another_family_is_refused(engine):
 
 def test_archive_only_without_care_and_reactivate(engine):
     """Lastenheft 3.17: archive when no child is in care and processes are closed."""
-    world, child, family_id = _setup(engine)
+    world, child, family_id = world_with_templates(engine)
     with work(engine) as s:
         _notice(s, family_id, child)
     with work(engine) as s, pytest.raises(RuleViolation) as err:
@@ -180,7 +180,7 @@ def test_archive_only_without_care_and_reactivate(engine):
                                   Role.INTEGRATION])
 def test_only_eb_kita_reads_the_family_file(engine, role):
     """data-protection R10 and §7 matrix: e-file only for EB Kita staff."""
-    world, child, family_id = _setup(engine)
+    world, child, family_id = world_with_templates(engine)
     with work(engine) as s:
         _notice(s, family_id, child)
     principal = as_role(role, facility_id=world.facility_m, carrier_id=world.municipal)
@@ -190,7 +190,7 @@ def test_only_eb_kita_reads_the_family_file(engine, role):
 
 def test_zvs_reads_but_does_not_file_fee_office_files(engine):
     """Access matrix: ZVS R (per document), fee office R/W; templates: administrators."""
-    _, child, family_id = _setup(engine)
+    _, child, family_id = world_with_templates(engine)
     with work(engine, as_role(Role.ZVS)) as s, pytest.raises(Forbidden):
         _notice(s, family_id, child)
     with work(engine, as_role(Role.FINANCE)) as s:
@@ -202,7 +202,7 @@ def test_zvs_reads_but_does_not_file_fee_office_files(engine):
 def test_domea_tenant_enqueues_0604_and_0605_in_the_same_transaction(engine):
     """Lastenheft 3.16 / interfaces.md §7: DOMEA filing goes through the outbox."""
     declare_recipient("domea", PERSONAL_FIELDS)
-    _, child, family_id = _setup(engine)
+    _, child, family_id = world_with_templates(engine)
     with pytest.raises(RuntimeError), work(engine) as s:
         _notice(s, family_id, child, target="domea")
         raise RuntimeError("the business change fails")
@@ -224,7 +224,7 @@ def test_domea_tenant_enqueues_0604_and_0605_in_the_same_transaction(engine):
 
 def test_template_used_by_a_filed_document_is_not_edited(engine):
     """D5: documents stay reproducible; a used version needs a successor instead."""
-    _, child, family_id = _setup(engine)
+    _, child, family_id = world_with_templates(engine)
     with work(engine) as s:
         doc, _ = _notice(s, family_id, child)
         template_id = doc.template_id
