@@ -63,6 +63,7 @@ def test_migration_0010_matches_the_models(engine):
 
 
 def world_with_templates(engine):
+    """The test world with the default templates: (world, a child, its family id)."""
     world = build_world(engine)
     child = world.children[world.facility_m][0]
     with work(engine) as s:
