@@ -19,6 +19,8 @@ class ContractFields(In):
     start_date: date
     end_date: date | None = None
     daily_hours: Decimal = Field(
+        gt=0,
+        le=24,
         max_digits=4,
         decimal_places=2,
         description="daily care hours, a decimal string such as '7.5'",

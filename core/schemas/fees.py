@@ -10,9 +10,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ekita.core.models.fees import FactKind, FeeType, LineKind, PaymentMethod
+from ekita.core.schemas.common import MAX_CENTS, MAX_ID
 from ekita.core.services.fees.rules import FeeGroup
 
-Amount = Annotated[Decimal, Field(ge=0, max_digits=9, decimal_places=2)]
+Amount = Annotated[Decimal, Field(ge=0, le=Decimal("9999999.99"), max_digits=9, decimal_places=2)]
 Pct = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
 Hours = Annotated[Decimal, Field(gt=0, le=12, max_digits=4, decimal_places=2)]
 Period = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-09"])]
@@ -78,12 +79,12 @@ class StatuteOut(BaseModel):
 class FactIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    child_id: int = Field(ge=1)
-    contract_id: int | None = Field(default=None, ge=1)
+    child_id: int = Field(ge=1, le=MAX_ID)
+    contract_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     kind: FactKind
     valid_from: date
     valid_to: date | None = None
-    amount_cents: int | None = Field(default=None, ge=0)
+    amount_cents: int | None = Field(default=None, ge=0, le=MAX_CENTS)
     reason: str | None = Field(default=None, max_length=2000)
 
 
@@ -102,7 +103,7 @@ class FactEnd(BaseModel):
 class ExtraCareIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    contract_id: int = Field(ge=1)
+    contract_id: int = Field(ge=1, le=MAX_ID)
     day: date
     exceeded_tiers: int = Field(default=0, ge=0, le=10)
     not_picked_up: bool = False
@@ -112,7 +113,7 @@ class ExtraCareIn(BaseModel):
 class PaymentSetupIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    guardian_id: int = Field(ge=1)
+    guardian_id: int = Field(ge=1, le=MAX_ID)
     payment_method: PaymentMethod
     iban: str | None = Field(default=None, max_length=42)
     bic: str | None = Field(default=None, max_length=11)

@@ -24,7 +24,8 @@ from ekita.core.models.placement import (
 from ekita.core.schemas.common import In, LongText, Out, Ref, text
 
 Hours = Decimal
-HOURS = Field(max_digits=4, decimal_places=2, gt=0, description="daily care hours, e.g. '7.5'")
+HOURS = Field(max_digits=4, decimal_places=2, gt=0, le=24,
+              description="daily care hours, e.g. '7.5'")
 
 
 class Consents(In):
@@ -94,7 +95,7 @@ class ApplicationPatch(In):
         {"desired_start": "2027-09-01"}, {"preferences": [{"facility_id": 152}]}]})
 
     desired_start: date | None = None
-    daily_hours: Hours | None = Field(default=None, max_digits=4, decimal_places=2, gt=0,
+    daily_hours: Hours | None = Field(default=None, max_digits=4, decimal_places=2, gt=0, le=24,
                                       description="daily care hours, e.g. '7.5'")
     preferences: list[PreferenceIn] | None = Field(default=None, min_length=1, max_length=5)
     sibling_in_first_preference: bool | None = None

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from ekita.core.access import Permission, may_reveal
 from ekita.core.errors import NotFound
 from ekita.core.models.fees import DebitRun, FeeFact, ReceivableLine
+from ekita.core.schemas.common import MAX_ID
 from ekita.core.schemas.fees import (
     AssessmentOut,
     DebitRunOut,
@@ -55,7 +56,8 @@ def _run_out(result: RunResult) -> dict[str, Any]:
 
 
 @router.get("/preview", response_model=AssessmentOut)
-def preview(session: DB, contract_id: Annotated[int, Query(ge=1)], period: Period) -> dict:
+def preview(session: DB, contract_id: Annotated[int, Query(ge=1, le=MAX_ID)],
+            period: Period) -> dict:
     """The fee of a contract for a month, with the computed value and every step (3.10.1)."""
     require(session, Permission.FEES_READ)
     a = MonthAssessor(session, month_start(period), contract_ids=[contract_id]) \
@@ -111,7 +113,7 @@ def add_fact(session: WriteDB, body: FactIn) -> Any:
 
 
 @router.get("/facts", response_model=list[FactOut])
-def list_facts(session: DB, child_id: Annotated[int, Query(ge=1)]) -> list:
+def list_facts(session: DB, child_id: Annotated[int, Query(ge=1, le=MAX_ID)]) -> list:
     require(session, Permission.FEES_READ)
     return list(session.scalars(select(FeeFact).where(FeeFact.child_id == child_id)
                                 .order_by(FeeFact.valid_from)))
@@ -168,7 +170,7 @@ def list_runs(session: DB) -> list:
 
 @router.get("/receivables")
 def receivables(session: DB, pages: Pages, period: Period | None = None,
-                contract_id: Annotated[int | None, Query(ge=1)] = None,
+                contract_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                 pkn: Annotated[str | None, Query(pattern=r"^\d{8}$")] = None) -> dict:
     require(session, Permission.FEES_READ)
     stmt = select(ReceivableLine).order_by(ReceivableLine.id)
