@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ekita.core.errors import NotFound, RuleViolation
 from ekita.core.models.enums import Role
@@ -45,3 +49,21 @@ def test_revoked_and_forged_keys_do_not_authenticate(engine):
         s.get(type(issued.key), issued.key.id).revoked_at = datetime.now(UTC)
     with work(engine) as s:
         assert authenticate(s, issued.token) is None
+
+
+@given(day=st.dates(date(2026, 1, 1), date(2040, 12, 31)))
+def test_expiry_day_is_the_last_whole_day_in_dresden(day):
+    """Issue 12 item 13, threat: a key dated "until D" dying early or living on across a
+    daylight-saving switch: it works through 24:00 of D in Europe/Berlin, and not after."""
+    from datetime import UTC, time, timedelta
+
+    from ekita.core.models import ApiKey
+    from ekita.core.services.accounts import end_of_day
+    from ekita.core.tracking import BERLIN
+
+    end = end_of_day(day).astimezone(UTC)
+    local = end.astimezone(BERLIN)
+    assert (local.date(), local.time()) == (day + timedelta(days=1), time(0))
+    key = ApiKey(name="x", expires_at=end)
+    assert key.status_at(end - timedelta(microseconds=1)) == "active"
+    assert key.status_at(end) == "expired"
