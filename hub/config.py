@@ -72,6 +72,26 @@ class WorkerSettings(BaseModel):
     lease_margin_s: float = Field(default=30.0, ge=0)  # added to a claim's lease
 
 
+class InputCaps(BaseModel):
+    """Size caps, in bytes, of the files the hub takes in (issue 12 item 6): a larger file
+    is refused before it is read whole, so no input can exhaust the hub's memory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # SAP arrears: one ~190-byte item per payer; 16 MiB is some 85,000 payers, about twice
+    # all the city's fee payers (only those behind are listed), streamed in flat memory.
+    sap_arrears: int = Field(default=16 * 1024 * 1024, gt=0)
+    # Carrier CSV/XML/XLSX; a profile's own ``max_bytes`` may lower it further.
+    carrier_file: int = Field(default=50_000_000, gt=0)
+    # An XLSX unpacks to at most this much (zip bombs), whatever its packed size.
+    xlsx_unpacked: int = Field(default=200_000_000, gt=0)
+    # Uploaded documents of the family file (PDF, images).
+    document: int = Field(default=20 * 1024 * 1024, gt=0)
+    # XML answers of peers (DMS xdomea, SAP) and JSON/text files given to the CLI.
+    peer_xml: int = Field(default=2 * 1024 * 1024, gt=0)
+    cli_text: int = Field(default=1024 * 1024, gt=0)
+
+
 class AdapterSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -100,11 +120,16 @@ def config_path() -> Path | None:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EKITA_", extra="forbid")
 
-    database_url: str = DEFAULT_URL
+    database_url: str = DEFAULT_URL  # the application role: serve, worker, scheduler
+    # The owner role that migrates (``db upgrade``); None: database_url (one role, SQLite).
+    database_owner_url: str | None = None
     timezone: str = "Europe/Berlin"
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    # HTTP and SOAP client libraries (httpx, urllib3, zeep): below WARNING they log query
+    # strings and whole SOAP bodies, i.e. names and addresses (issue 12 item 8).
+    transport_log_level: str = Field(default="WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     # None: load every built-in and installed plugin; otherwise only the names listed.
     load_plugins: Annotated[list[str] | None, NoDecode] = None
     disabled_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -122,6 +147,8 @@ class Settings(BaseSettings):
     letterhead: Letterhead = Field(default_factory=Letterhead)
     # Fernet key for bank data at rest (core.crypto, data-protection R8); env EKITA_DATA_KEY.
     data_key: SecretStr | None = None
+    # Size caps of inbound files (issue 12 item 6); ``[input_caps]`` in the TOML file.
+    input_caps: InputCaps = Field(default_factory=InputCaps)
 
     _cron = field_validator("schedules")(classmethod(lambda cls, v: _check_cron(v)))
 
@@ -147,7 +174,15 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
         data["database_url"] = make_url(self.database_url).render_as_string(hide_password=True)
+        if self.database_owner_url:
+            data["database_owner_url"] = make_url(self.database_owner_url).render_as_string(
+                hide_password=True)
         return data
+
+    @property
+    def owner_url(self) -> str:
+        """Where migrations run: the owner role, or the one role of a simple set-up."""
+        return self.database_owner_url or self.database_url
 
 
 def _where(loc: tuple[Any, ...]) -> str:

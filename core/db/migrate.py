@@ -1,4 +1,9 @@
-"""Run the Alembic migrations programmatically (used by the CLI, the demo and the tests)."""
+"""Run the Alembic migrations programmatically (used by the CLI, the demo and the tests).
+
+Migrating needs the owner role (``ekita.core.db.roles``): the application role that serves
+may not change the schema, so for it ``upgrade`` only checks that the schema is current and
+otherwise says to run ``ekita-hub db upgrade``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlalchemy.exc import ProgrammingError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -20,8 +26,27 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+#: SQLSTATE insufficient_privilege: the role may not run DDL (the application role).
+_NO_PRIVILEGE = "42501"
+
+
+class MigrationRefused(Exception):
+    """The connected role may not migrate the schema; the message says which to use."""
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+    """Migrate to ``revision``; a schema already at the head is left alone (no DDL)."""
+    if revision == "head" and is_current(engine):
+        return
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except ProgrammingError as exc:
+        if getattr(getattr(exc.orig, "diag", None), "sqlstate", None) != _NO_PRIVILEGE:
+            raise
+        raise MigrationRefused(
+            f"database role {engine.url.username or '(default)'} may not migrate the "
+            "schema: run `ekita-hub db upgrade` with EKITA_DATABASE_OWNER_URL set to the "
+            "owner role") from None
 
 
 def is_current(engine: Engine) -> bool:

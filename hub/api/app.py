@@ -22,8 +22,10 @@ from ekita.hub.api.routes import (
     placement,
     placement_reports,
     system,
+    users,
 )
 from ekita.hub.config import Settings, load_settings
+from ekita.hub.logs import quiet_transports
 from ekita.hub.plugins import LoadedPlugins, load_plugins
 
 API_PREFIX = "/api/v1"
@@ -43,6 +45,8 @@ async def log_request(request: Request, call_next: Callable[[Request], Awaitable
 def create_app(settings: Settings | None = None, engine: Engine | None = None,
                plugins: LoadedPlugins | None = None) -> FastAPI:
     settings = settings or load_settings()
+    # Adapters called in a request (MESO at submission, KIS on an address) log no URL or body.
+    quiet_transports(settings.transport_log_level)
     plugins = plugins or load_plugins(settings)
     app = FastAPI(title="E-KITA hub", version="0.1.0",
                   description="Master data, placement and the city's systems, in one hub.")
@@ -58,7 +62,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
 
         crypto.configure(settings.data_key.get_secret_value())
     for module in (masterdata, people, addresses, audit, system, ops, placement_reports,
-                   placement, fees, documents):
+                   placement, fees, documents, users):
         app.include_router(module.router, prefix=API_PREFIX)
     adapters = APIRouter(prefix=f"{API_PREFIX}/adapters")
     for routers in plugins.manager.hook.register_routes(settings=settings):

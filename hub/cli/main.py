@@ -6,7 +6,6 @@ code: 2 for configuration errors, 1 for everything else. No tracebacks.
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
@@ -15,28 +14,30 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from ekita.core.access import Principal
-from ekita.core.db.migrate import upgrade
-from ekita.core.db.session import make_engine, unit_of_work
+from ekita.core.db.migrate import MigrationRefused, upgrade
+from ekita.core.db.roles import RoleError
+from ekita.core.db.session import make_engine
 from ekita.core.errors import DomainError
-from ekita.core.models.enums import Role
 from ekita.hub.cli import billing as billing_cli
+from ekita.hub.cli import db as db_cli
 from ekita.hub.cli import documents as documents_cli
 from ekita.hub.cli import exchange as exchange_cli
 from ekita.hub.cli import ops
 from ekita.hub.cli import placement as placement_cli
+from ekita.hub.cli import users as users_cli
 from ekita.hub.config import ConfigError, load_settings
+from ekita.hub.logs import configure as configure_logging
+from ekita.hub.logs import quiet_transports
 from ekita.hub.plugins import PluginError, load_plugins
 
 app = typer.Typer(help="E-KITA hub: daycare master data, placement and the city's systems.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 plugins_app = typer.Typer(help="Installed plugins.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
-users_app = typer.Typer(help="API keys (users).", no_args_is_help=True)
-app.add_typer(db_app, name="db")
+app.add_typer(db_cli.app, name="db")
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(config_app, name="config")
-app.add_typer(users_app, name="users")
+app.add_typer(users_cli.app, name="users")
 app.add_typer(placement_cli.app, name="placement")
 app.add_typer(billing_cli.app, name="billing")
 app.add_typer(documents_cli.app, name="documents")
@@ -57,21 +58,13 @@ def serve(host: Annotated[str | None, typer.Option(help="bind address")] = None,
     from ekita.hub.api.app import create_app
 
     current = load_settings()
+    configure_logging(current.log_level, current.transport_log_level)  # issue 12 item 8
     engine = make_engine(current.database_url)
-    upgrade(engine)
+    upgrade(engine)  # the application role only checks that the schema is current
     api = create_app(current, engine, load_plugins(current))
-    logging.basicConfig(level=current.log_level, format="%(asctime)s %(name)s %(message)s")
     # uvicorn's own access log would print query strings (names in searches): ours does not.
     uvicorn.run(api, host=host or current.api_host, port=port or current.api_port,
                 log_level=current.log_level.lower(), access_log=False)
-
-
-@db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
-    """Create or migrate the schema to the newest revision."""
-    current = load_settings()
-    upgrade(make_engine(current.database_url), revision)
-    out.print(f"database at revision {revision}")
 
 
 @plugins_app.command("list")
@@ -100,26 +93,6 @@ def config_check() -> None:
         section["settings"] = model.model_dump(mode="json")
     out.print_json(json.dumps(effective))
     out.print("configuration ok", style="green")
-
-
-@users_app.command("create")
-def users_create(
-    role: Annotated[Role, typer.Option(help="role of the key")],
-    name: Annotated[str, typer.Option(help="who or what holds the key")] = "api-user",
-    facility: Annotated[int | None, typer.Option(help="facility id (facility_lead)")] = None,
-    carrier: Annotated[int | None, typer.Option(help="carrier id (carrier)")] = None,
-) -> None:
-    """Create an API key; the key is printed once and only its hash is kept."""
-    from ekita.core.services.accounts import create_api_key
-
-    engine = make_engine(load_settings().database_url)
-    with unit_of_work(engine, CLI) as session:
-        issued = create_api_key(session, name=name, role=role, facility_id=facility,
-                                carrier_id=carrier)
-        key_id = issued.key.id
-    err.print(f"created key {key_id} for {name} ({role.value}); "
-              "store it now, it is not shown again:")
-    print(issued.token)
 
 
 @app.command()
@@ -158,6 +131,7 @@ def main() -> None:
     """Entry point: add the plugins' commands, run, and turn known errors into one line."""
     try:
         settings = load_settings()
+        quiet_transports(settings.transport_log_level)  # no URLs or bodies (issue 12 item 8)
         if settings.data_key is not None:  # bank data at rest (core.crypto)
             from ekita.core import crypto
 
@@ -171,6 +145,8 @@ def main() -> None:
     except ConfigError as exc:
         _fail(str(exc), 2)
     except PluginError as exc:
+        _fail(str(exc), 2)
+    except (MigrationRefused, RoleError) as exc:  # the wrong database role (issue 12 item 7)
         _fail(str(exc), 2)
     except DomainError as exc:
         _fail(_described(exc), 1)
