@@ -148,17 +148,29 @@ def test_atomic_profile_refuses_the_whole_file(engine):
 
 def test_child_matching_ambiguous_and_unknown_go_to_quarantine(engine):
     """Issue 5 must-have 3 (documented matching rule): no child is ever duplicated;
-    unknown and ambiguous matches are quarantined, a PKN decides."""
+    unknown and ambiguous matches are quarantined, a PKN decides. The twin is one of the
+    carrier's own children (issue 12 item 2: matching sees only the carrier's scope)."""
     world = world_with_recipient(engine)
     rows = rows_of_carrier(engine, world.independent)
-    from ekita.core.services import people
+    from decimal import Decimal
+
+    from ekita.core.models.enums import CareType, PayerKind
+    from ekita.core.services import contracts, people
 
     with work(engine) as s:
         twin = rows[0]
         fam = people.create_family(s, {})
-        people.create_child(s, {"family_id": fam.id, "family_name": twin["family_name"],
-                                "first_name": twin["first_name"],
-                                "birth_date": date.fromisoformat(twin["birth_date"])})
+        child = people.create_child(s, {"family_id": fam.id, "family_name": twin["family_name"],
+                                        "first_name": twin["first_name"],
+                                        "birth_date": date.fromisoformat(twin["birth_date"])})
+        parent = people.create_guardian(s, {"family_id": fam.id, "family_name": "Zwilling",
+                                            "first_name": "Elter"})
+        people.link_guardian(s, child.id, {"guardian_id": parent.id})
+        contracts.create_contract(s, {
+            "child_id": child.id, "facility_id": world.facility_b2,
+            "care_type": CareType.KINDERGARTEN, "start_date": date(2020, 1, 1),
+            "daily_hours": Decimal("9"), "payer_guardian_id": parent.id,
+            "payer_kind": PayerKind.DIRECT_DEBIT})
     ambiguous = {**rows[0], "pkn": None, "contract_ref": None}
     unknown = {**rows[1], "family_name": "Niemand", "pkn": None}
     by_pkn = {**rows[0]}
@@ -169,7 +181,7 @@ def test_child_matching_ambiguous_and_unknown_go_to_quarantine(engine):
     assert "ambiguous" in messages[2] and "no child" in messages[3]
     assert report.unchanged == 1
     with work(engine) as s:
-        assert s.scalar(select(func.count()).select_from(CareContract)) == 6
+        assert s.scalar(select(func.count()).select_from(CareContract)) == 7
 
 
 def test_duplicate_rows_and_bad_files_give_report_entries(engine):

@@ -83,15 +83,20 @@ def import_carrier_cmd(
         = False,
         as_json: Annotated[bool, typer.Option("--json", help="the report as JSON")] = False,
 ) -> None:
-    """Take in a carrier's file: good rows applied, bad rows quarantined with a report."""
+    """Take in a carrier's file: good rows applied, bad rows quarantined with a report.
+
+    The import runs in a unit of work of the carrier's own principal (issue 12 item 2): it
+    matches and changes only what the carrier holds, and the audit names the carrier and
+    the channel ``carrier_exchange:cli``."""
     from ekita.plugins.carrier_export.export import carrier_of
-    from ekita.plugins.carrier_export.importer import import_file
+    from ekita.plugins.carrier_export.importer import carrier_principal, import_file
 
     settings, loaded, engine = _setup()
     content = file.read_bytes()
     with unit_of_work(engine, EXCHANGE) as session:
         carrier_id = carrier_of(session, carrier).id
-        chosen = _carrier_profile(settings, loaded, carrier_id, profile)
+    chosen = _carrier_profile(settings, loaded, carrier_id, profile)
+    with unit_of_work(engine, carrier_principal(carrier_id, "cli")) as session:
         if chosen.format == "csv" and not content:
             raise RuleViolation("the file is empty", record="carrier_file", field="file",
                                 rule="a header and rows")

@@ -1,18 +1,28 @@
 """Taking in a carrier's file: contract starts, changes and exits, and child changes
 (Lastenheft 3.8, 3.19; interfaces.md §9), for the carrier's own facilities only.
 
+The import acts as the carrier (issue 12 item 2): the unit of work's principal is the
+carrier's own (role carrier, ``carrier_id``, source ``carrier_exchange:<channel>``), so the
+ORM scoping (``ekita.core.scoping``) limits every read to what the carrier already holds,
+the services apply their tenant rules, and the audit rows name the carrier and the
+channel. An administrator's session (the CLI, jobs) is switched to that principal for the
+import; another tenant's is refused.
+
 Order of work, all in the caller's transaction inside one savepoint:
 
 1. The file as a whole: size cap, encoding, header, DOCTYPE (XML); the inbox hash
-   (``accept_inbound``): the same bytes twice change nothing.
+   (``accept_inbound``) over the bytes, per carrier, profile and mapping version: the same
+   bytes twice with the same mapping change nothing, a corrected profile applies them.
 2. Each row: converted and validated on its own; a bad row goes to quarantine with row,
    field, value and rule, the others are applied (or, with ``atomic = true`` in the
    profile, one bad row refuses the file).
-3. Child matching (docs/carrier-exchange.md): with a PKN, the child holding that active
-   PKN, whose birth date must agree; without, the children with the same family name,
-   first name (case-insensitive, trimmed) and birth date: exactly one is a match, none is
-   "unknown child", several are "ambiguous". New children enter through the application
-   (placement.md), never through a carrier file, so a child is never duplicated.
+3. Child matching (docs/carrier-exchange.md), among the children in the carrier's scope
+   only: with a PKN, the child holding that active PKN, whose birth date must agree;
+   without, the children with the same family name, first name (case-insensitive,
+   trimmed) and birth date: exactly one is a match, several are "ambiguous", anything
+   else gets one message (``NO_MATCH``) whatever the reason, so a file cannot probe
+   other tenants' children. New children enter through the application (placement.md),
+   never through a carrier file, so a child is never duplicated.
 4. Upsert on business keys: the contract is (child, facility, start date), or the hub's
    contract number in ``contract_ref``; an unchanged row does nothing, a changed one goes
    through the same services (and rules) as a manual change, in its own savepoint.
@@ -22,7 +32,10 @@ A dry run does all of it and rolls the savepoint back; a refused file leaves not
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -32,13 +45,13 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
-from ekita.core.access import Permission
+from ekita.core.access import Permission, Principal
 from ekita.core.db.base import utcnow
-from ekita.core.errors import DomainError
+from ekita.core.errors import DomainError, Forbidden
 from ekita.core.models.audit import AuditEvent
 from ekita.core.models.carrier_exchange import CarrierImportReport
 from ekita.core.models.contracts import CareContract
-from ekita.core.models.enums import CareType, PayerKind, Sex
+from ekita.core.models.enums import CareType, PayerKind, Role, Sex
 from ekita.core.models.facilities import Facility
 from ekita.core.models.people import Child, ChildGuardian, Pkn
 from ekita.core.outbox import accept_inbound, checksum
@@ -54,8 +67,59 @@ from ekita.plugins.carrier_export.report import ImportReport
 
 CHILD_UPDATABLE = ("sex", "street", "house_no", "postcode", "town")
 BULK_FIELDS = frozenset({"daily_hours", "end_date"})
-R_MATCH = "carrier-exchange.md: child matching"
+R_MATCH = "carrier-exchange.md: child matching (issue 12 item 2: in the carrier's scope)"
 R_TENANT = "interfaces.md §9: own facilities only"
+#: The one answer for a row that matches no child of the carrier: the same whether the PKN
+#: is unknown, belongs to another carrier's child or its birth date differs, so a (dry)
+#: run cannot tell what other tenants hold (issue 12 item 2).
+NO_MATCH = "no child with this PKN or name and birth date at your facilities"
+#: The one answer for a facility that is not the carrier's: unknown or another carrier's.
+NO_FACILITY = "not a facility of your carrier (unknown, or another carrier's)"
+CHANNEL = "carrier_exchange"
+#: Profile settings that do not change how bytes become rows: the description, and what
+#: an export does with text its encoding cannot hold (``unencodable``, export only).
+_NOT_MAPPING = frozenset({"description", "example", "verified", "verified_by", "unencodable"})
+
+
+def mapping_version(profile: Profile) -> str:
+    """A short hash of everything in the profile that turns bytes into rows (format,
+    columns, value maps, ...): a corrected profile has another version (issue 12 item 12)."""
+    settings = profile.model_dump(mode="json", exclude=set(_NOT_MAPPING))
+    canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def carrier_principal(carrier_id: int, channel: str, name: str | None = None) -> Principal:
+    """The principal an import of the carrier's file runs as (issue 12 item 2)."""
+    return Principal(name=name or f"carrier:{carrier_id}", role=Role.CARRIER,
+                     carrier_id=carrier_id, source=f"{CHANNEL}:{channel}"[:40])
+
+
+@contextmanager
+def acting_as_carrier(session: Session, carrier_id: int, channel: str | None = None
+                      ) -> Iterator[Principal]:
+    """Run the block as the carrier's principal, and restore the caller's afterwards.
+
+    The carrier's own principal is kept (its source gets the channel); an administrator
+    (CLI, jobs, tests) is replaced by ``carrier:<id>``; any other principal is refused, so
+    no tenant imports for another. Pending changes are flushed first, under the caller.
+    """
+    caller = principal_of(session)
+    given = channel or caller.source.removeprefix(f"{CHANNEL}:")
+    if caller.role == Role.CARRIER and caller.carrier_id == carrier_id:
+        acting = carrier_principal(carrier_id, given, caller.name)
+    elif caller.role == Role.ADMIN:
+        acting = carrier_principal(carrier_id, given)
+    else:
+        raise Forbidden("a carrier's file is imported by that carrier or an administrator",
+                        record="carrier_file", field="carrier",
+                        rule="issue 12 item 2: imports act as the carrier")
+    session.flush()
+    session.info["principal"] = acting
+    try:
+        yield acting
+    finally:
+        session.info["principal"] = caller
 
 
 def rows_of(content: bytes, profile: Profile) -> Iterator[tuple[int, dict[str, str | None]]]:
@@ -157,28 +221,37 @@ def _convert(raw: dict[str, str | None], profile: Profile) -> _Row:
 
 
 class _Index:
-    """Everything matching needs, read once with set-based SELECTs."""
+    """Everything matching needs, read once with set-based SELECTs in the carrier's scope.
+
+    The reads go through the ORM session, so ``ekita.core.scoping`` adds the carrier's row
+    criteria: children, PKNs and contracts of other carriers are not there to match. The
+    facilities and contracts are restricted to the carrier's own explicitly as well.
+    """
 
     def __init__(self, session: Session, carrier_id: int) -> None:
-        conn = session.connection()  # plain Core reads: no ORM row processing
-        self.facilities = {cc: (fid, cid) for fid, cc, cid in conn.execute(
-            select(Facility.id, Facility.cost_centre, Facility.carrier_id)).all()}
-        own = [fid for fid, cid in self.facilities.values() if cid == carrier_id]
+        principal = principal_of(session)
+        if principal.role != Role.CARRIER or principal.carrier_id != carrier_id:
+            raise RuntimeError("the import index is read as the carrier (acting_as_carrier)")
+        read = session.execute
+        self.facilities: dict[str, int] = dict(read(
+            select(Facility.cost_centre, Facility.id).where(
+                Facility.carrier_id == carrier_id)).tuples().all())
+        own = list(self.facilities.values())
         self.by_name: dict[tuple[str, str, date], list[int]] = {}
         self.children: dict[int, dict[str, Any]] = {}
-        for r in conn.execute(select(Child.id, Child.family_name, Child.first_name,
-                                        Child.birth_date, *(getattr(Child, f) for f in
-                                                            CHILD_UPDATABLE))).all():
+        for r in read(select(Child.id, Child.family_name, Child.first_name, Child.birth_date,
+                             *(getattr(Child, f) for f in CHILD_UPDATABLE))).all():
             key = (r[1].strip().casefold(), r[2].strip().casefold(), r[3])
             self.by_name.setdefault(key, []).append(r[0])
             self.children[r[0]] = {"birth_date": r[3], **dict(zip(CHILD_UPDATABLE, r[4:],
                                                                     strict=True))}
-        self.pkns = dict(conn.execute(select(Pkn.number, Pkn.child_id).where(
-            Pkn.active.is_(True))).all())
+        self.pkns: dict[str, int] = {number: child for number, child in read(
+            select(Pkn.number, Pkn.child_id).where(Pkn.active.is_(True))).tuples()
+            if child in self.children}
         self.contracts: dict[tuple[int, int, date], dict[str, Any]] = {}
         self.contract_ids: dict[int, tuple[int, int, date]] = {}
         if own:
-            for r in conn.execute(select(
+            for r in read(select(
                     CareContract.id, CareContract.child_id, CareContract.facility_id,
                     CareContract.start_date, CareContract.care_type, CareContract.end_date,
                     CareContract.daily_hours).where(CareContract.facility_id.in_(own))).all():
@@ -189,45 +262,38 @@ class _Index:
                 self.contract_ids[r[0]] = key
 
     def match(self, row: _Row) -> int:
+        """The carrier's child the row names; ``NO_MATCH`` for anything else."""
+        field, value = ("pkn", row.pkn) if row.pkn is not None else (
+            "family_name", row.family_name)
         if row.pkn is not None:
             child_id = self.pkns.get(row.pkn)
-            if child_id is None:
-                raise _Bad("pkn", row.pkn, R_MATCH, "no child holds this PKN")
-            if self.children[child_id]["birth_date"] != row.birth_date:
-                raise _Bad("birth_date", row.birth_date.isoformat(), R_MATCH,
-                           "the birth date differs from the PKN's child")
+            if child_id is None or self.children[child_id]["birth_date"] != row.birth_date:
+                raise _Bad(field, value, R_MATCH, NO_MATCH)
             return child_id
         found = self.by_name.get((row.family_name.casefold(), row.first_name.casefold(),
                                   row.birth_date), [])
         if not found:
-            raise _Bad("family_name", row.family_name, R_MATCH,
-                       "no child with this name and birth date (new children come through "
-                       "an application)")
-        if len(found) > 1:
-            raise _Bad("family_name", row.family_name, R_MATCH,
-                       f"ambiguous: {len(found)} children share name and birth date; "
-                       "give the PKN")
+            raise _Bad(field, value, R_MATCH, NO_MATCH)
+        if len(found) > 1:  # all of them the carrier's own: telling it reveals nothing
+            raise _Bad(field, value, R_MATCH,
+                       f"ambiguous: {len(found)} of your children share name and birth "
+                       "date; give the PKN")
         return found[0]
 
 
-def _apply(session: Session, index: _Index, carrier_id: int, row: _Row,
+def _apply(session: Session, index: _Index, row: _Row,
            seen: dict[tuple[int, int, date], int], line: int, bulk: list[Any]) -> str:
     """'created', 'updated' or 'unchanged'; raises ``_Bad`` or ``DomainError``."""
-    facility = index.facilities.get(row.facility)
-    if facility is None:
-        raise _Bad("facility", row.facility, "an existing facility (cost centre)",
-                   "unknown facility")
-    facility_id, owner = facility
-    if owner != carrier_id:
-        raise _Bad("facility", row.facility, R_TENANT,
-                   "the facility belongs to another carrier")
+    facility_id = index.facilities.get(row.facility)
+    if facility_id is None:  # unknown or another carrier's: one answer (issue 12 item 2)
+        raise _Bad("facility", row.facility, R_TENANT, NO_FACILITY)
     child_id = index.match(row)
     key = (child_id, facility_id, row.start_date)
     if row.contract_ref and row.contract_ref.isdigit():
         ref_key = index.contract_ids.get(int(row.contract_ref))
         if ref_key is None or ref_key[0] != child_id:
             raise _Bad("contract_ref", row.contract_ref, R_TENANT,
-                       "no contract of this child at the carrier's facilities")
+                       "no contract of this child at your facilities")
         key = ref_key
     if key in seen:
         raise _Bad("row", None, "one row per contract and file",
@@ -277,14 +343,26 @@ def _apply(session: Session, index: _Index, carrier_id: int, row: _Row,
 
 def import_file(session: Session, carrier: int | str, content: bytes, *, source: str,
                 profile: Profile, dry_run: bool = False,
-                progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Take in one file; returns its report (stored unless a dry run)."""
+                progress: Callable[[int], None] | None = None,
+                channel: str | None = None) -> ImportReport:
+    """Take in one file as the carrier; returns its report (stored unless a dry run).
+
+    ``channel`` names the way the file came in for the audit rows (default: the caller's
+    source, e.g. ``cli``); see ``acting_as_carrier`` for who may import.
+    """
     carrier_id = carrier_of(session, carrier).id
+    with acting_as_carrier(session, carrier_id, channel):
+        return _import(session, carrier_id, content, source, profile, dry_run, progress)
+
+
+def _import(session: Session, carrier_id: int, content: bytes, source: str, profile: Profile,
+            dry_run: bool, progress: Callable[[int], None] | None) -> ImportReport:
+    version = mapping_version(profile)
     report = ImportReport(carrier_id=carrier_id, source=source[:300], profile=profile.name,
                           content_hash=checksum(content), dry_run=dry_run)
     outer = session.begin_nested()
     try:
-        _run(session, report, carrier_id, content, profile, progress)
+        _run(session, report, carrier_id, content, profile, progress, version)
     except FileRefused as exc:
         report.status = "refused"
         report.quarantine_row(exc.row, exc.field or "file", None, exc.rule or "",
@@ -302,25 +380,37 @@ def import_file(session: Session, carrier: int | str, content: bytes, *, source:
     if not dry_run:
         stored = CarrierImportReport(
             carrier_id=carrier_id, source=report.source, profile=profile.name,
-            content_hash=report.content_hash, status=report.status,
-            rows_total=report.rows_total, applied=report.applied,
-            quarantined=len(report.quarantine), report={})
+            mapping_version=version, content_hash=report.content_hash, status=report.status,
+            rows_total=report.rows_total, applied=report.applied, quarantined=0, report={})
         session.add(stored)
         session.flush()
         report.id = stored.id
-        stored.report = report.as_dict()
+        body = report.as_dict()
+        stored.quarantined = int(body["quarantined"])
+        stored.report = {**body, "mapping_version": version}
+        session.flush()
     return report
 
 
+def inbox_kind(carrier_id: int, profile: Profile, version: str | None = None) -> str:
+    """The inbox kind of a carrier's import: the bytes count as seen per carrier, profile
+    and mapping version, so a file re-imported with a corrected profile is applied
+    (issue 12 item 12). Hashed to fit ``inbox_entry.kind``."""
+    key = f"{profile.name}\0{version or mapping_version(profile)}".encode()
+    return f"import:{carrier_id}:{hashlib.sha256(key).hexdigest()[:24]}"
+
+
 def _run(session: Session, report: ImportReport, carrier_id: int, content: bytes,
-         profile: Profile, progress: Callable[[int], None] | None) -> None:
+         profile: Profile, progress: Callable[[int], None] | None,
+         version: str | None = None) -> None:
     if not content.strip():
         raise FileRefused("the file is empty", field="file", rule="a header and rows")
     if len(content) > profile.max_bytes:
         raise FileRefused(f"the file has {len(content)} bytes, more than the cap of "
                           f"{profile.max_bytes}", field="file",
                           rule="interfaces.md §2.5: file-size caps")
-    entry = accept_inbound(session, adapter=ADAPTER, kind=f"import:{carrier_id}",
+    entry = accept_inbound(session, adapter=ADAPTER, kind=inbox_kind(carrier_id, profile,
+                                                                      version),
                            content=content, source=report.source)
     index = _Index(session, carrier_id)
     seen: dict[tuple[int, int, date], int] = {}
@@ -335,8 +425,7 @@ def _run(session: Session, report: ImportReport, carrier_id: int, content: bytes
             report.skipped += 1
             continue
         try:
-            outcome = _apply(session, index, carrier_id, _convert(raw, profile), seen, line,
-                             bulk)
+            outcome = _apply(session, index, _convert(raw, profile), seen, line, bulk)
         except _Bad as bad:
             report.quarantine_row(line, bad.field, bad.value, bad.rule, bad.message)
             continue
@@ -351,14 +440,17 @@ def _run(session: Session, report: ImportReport, carrier_id: int, content: bytes
     if report.rows_total == 0:
         raise FileRefused("the file has a header but no rows", field="file",
                           rule="at least one row")
-    _bulk_update(session, bulk)
+    _bulk_update(session, carrier_id, bulk)
     entry.record_count = report.rows_total
 
 
-def _bulk_update(session: Session, bulk: list[tuple[int, dict[str, Any], dict[str, Any]]]
-                 ) -> None:
+def _bulk_update(session: Session, carrier_id: int,
+                 bulk: list[tuple[int, dict[str, Any], dict[str, Any]]]) -> None:
     """Hours and end dates of many contracts in one UPDATE, audited like an ORM flush
-    (one ``audit_event`` per contract with the changed fields, ``ekita.core.tracking``)."""
+    (one ``audit_event`` per contract with the changed fields, ``ekita.core.tracking``).
+
+    A Core UPDATE gets no ORM scoping, so it names the carrier's facilities itself: the
+    ids come from the scoped index, and the statement could not touch another's anyway."""
     if not bulk:
         return
     require(session, Permission.CONTRACTS_WRITE)  # what the service would ask
@@ -368,7 +460,9 @@ def _bulk_update(session: Session, bulk: list[tuple[int, dict[str, Any], dict[st
                "b_end": diff.get("end_date", old["end_date"]), "b_now": now}
               for cid, old, diff in bulk]
     conn = session.connection()
-    conn.execute(table.update().where(table.c.id == bindparam("b_id")).values(
+    own = select(Facility.id).where(Facility.carrier_id == carrier_id).scalar_subquery()
+    conn.execute(table.update().where(
+        table.c.id == bindparam("b_id"), table.c.facility_id.in_(own)).values(
         daily_hours=bindparam("b_hours"), end_date=bindparam("b_end"),
         updated_at=bindparam("b_now")), params)
     principal = principal_of(session)
