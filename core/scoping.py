@@ -1,43 +1,27 @@
-"""Tenant scoping in the query layer (Lastenheft 3.15.2, 4.2.4; data-protection R1, R2, R7, M8).
+"""Row scoping in the query layer (Lastenheft 3.15.2, 4.2.4; data-protection R1, R2, R7, M8;
+issue 12 item 1).
 
-Every ORM ``SELECT`` issued by a session carries the principal's row criteria,
-added here through ``with_loader_criteria``. Routes and services therefore
-cannot forget them: a carrier's key never loads another carrier's children,
-guardians, families or contracts, whether by list, by id or through a
-relationship. Master data (carriers, facilities, care offers, childminders)
-is public within the hub and not scoped for reading.
+Every ORM ``SELECT`` issued by a session carries the principal's row criteria for every
+tracked entity, taken from the policy table ``ekita.core.policy.POLICY`` and added here
+through ``with_loader_criteria``. Routes and services therefore cannot forget them: a
+carrier's key never loads another carrier's children, contracts, payment setups or fee
+options, whether by list, by id, through a relationship, through the history route or a
+plugin's route. An entity without a policy entry is readable by administrators only.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, event, false, select, true
+from sqlalchemy import ColumnElement, event, false, true
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
-from ekita.core.models import (
-    CareContract,
-    Child,
-    ChildGuardian,
-    Facility,
-    Family,
-    Guardian,
-    GuardianContact,
-    Pkn,
-)
-from ekita.core.models.enums import ContactVisibility, Role
-from ekita.core.models.placement import (
-    Application,
-    ApplicationChild,
-    ApplicationState,
-    ContractExit,
-    Preference,
-    Reservation,
-    ReservationStatus,
-    WaitingListEntry,
-    WaitingStatus,
-)
+from ekita.core.models.enums import Role
+from ekita.core.policy import ALL, CONTACT_VISIBILITY, Scope, criterion, rule_for, tracked_entities
 from ekita.core.tracking import principal_of
+
+__all__ = ["CONTACT_VISIBILITY", "NO_PERSONAL_DATA", "PROCEDURE_READ", "UNRESTRICTED",
+           "application_criterion", "contract_criterion"]
 
 UNRESTRICTED = frozenset({Role.ADMIN, Role.ZVS, Role.FINANCE})
 # Execution option for reads the placement procedure makes for itself while a tenant acts
@@ -47,13 +31,12 @@ UNRESTRICTED = frozenset({Role.ADMIN, Role.ZVS, Role.FINANCE})
 PROCEDURE_READ = "ekita_procedure_read"
 NO_PERSONAL_DATA = frozenset({Role.OPS, Role.INTEGRATION})
 
-CONTACT_VISIBILITY: dict[Role, frozenset[ContactVisibility]] = {
-    Role.ADMIN: frozenset(ContactVisibility),
-    Role.ZVS: frozenset({ContactVisibility.ADMINISTRATIVE}),
-    Role.FINANCE: frozenset({ContactVisibility.ADMINISTRATIVE}),
-    Role.CARRIER: frozenset({ContactVisibility.ADMINISTRATIVE}),
-    Role.FACILITY_LEAD: frozenset(ContactVisibility),
-}
+
+def _scope(role: Role, facility_id: int | None, carrier_id: int | None) -> Scope:
+    from ekita.core.access import Principal
+
+    return Scope(Principal(name="scope", role=role, facility_id=facility_id,
+                           carrier_id=carrier_id))
 
 
 def contract_criterion(
@@ -61,11 +44,8 @@ def contract_criterion(
 ) -> ColumnElement[bool]:
     if role in UNRESTRICTED:
         return true()
-    if role == Role.FACILITY_LEAD:
-        return CareContract.facility_id == facility_id
-    if role == Role.CARRIER:
-        own = select(Facility.id).where(Facility.carrier_id == carrier_id)
-        return CareContract.facility_id.in_(own)
+    if role in (Role.FACILITY_LEAD, Role.CARRIER):
+        return _scope(role, facility_id, carrier_id).contracts
     return false()
 
 
@@ -76,88 +56,18 @@ def application_criterion(
     reserved or placed at her (its) facility (data-protection §7, R4)."""
     if role in UNRESTRICTED:
         return true()
-    if role == Role.FACILITY_LEAD:
-        facilities: Any = [facility_id]
-    elif role == Role.CARRIER:
-        facilities = select(Facility.id).where(Facility.carrier_id == carrier_id)
-    else:
-        return false()
-    waiting = select(WaitingListEntry.application_id).where(
-        WaitingListEntry.facility_id.in_(facilities),
-        WaitingListEntry.status.in_([WaitingStatus.WAITING, WaitingStatus.OFFERED]))
-    reserved = select(Reservation.application_id).where(
-        Reservation.facility_id.in_(facilities), Reservation.status == ReservationStatus.ACTIVE)
-    return (
-        ((Application.state == ApplicationState.AT_FACILITY)
-         & Application.current_facility_id.in_(facilities))
-        | Application.id.in_(waiting)
-        | Application.id.in_(reserved)
-        | Application.placed_facility_id.in_(facilities)
-    )
+    if role in (Role.FACILITY_LEAD, Role.CARRIER):
+        return _scope(role, facility_id, carrier_id).applications
+    return false()
 
 
 def _criteria(session: Session) -> list[Any]:
     p = principal_of(session)
     if p.role == Role.ADMIN:
         return []  # administrators and system principals (CLI, jobs) see everything
-    if p.role in NO_PERSONAL_DATA:
-        people = [CareContract, Child, Family, Pkn, Guardian, GuardianContact, ChildGuardian,
-                  Application, ApplicationChild, Preference, WaitingListEntry, Reservation,
-                  ContractExit]
-        return [with_loader_criteria(m, false(), include_aliases=True) for m in people]
-    contacts = GuardianContact.visibility.in_(
-        [v.value for v in CONTACT_VISIBILITY.get(p.role, frozenset())]
-    )
-    if p.role in UNRESTRICTED:
-        return [with_loader_criteria(GuardianContact, contacts, include_aliases=True)]
-    contracts = contract_criterion(p.role, p.facility_id, p.carrier_id)
-    applications = application_criterion(p.role, p.facility_id, p.carrier_id)
-    # Children of applications at the facility are in scope too: the head reviews them,
-    # contacts the guardians and signs the contract (3.6.5–3.6.7).
-    child_ids = select(CareContract.child_id).where(contracts).union(
-        select(ApplicationChild.child_id).join(
-            Application, Application.id == ApplicationChild.application_id).where(applications))
-    guardian_ids = select(ChildGuardian.guardian_id).where(ChildGuardian.child_id.in_(child_ids))
-    family_ids = select(Child.family_id).where(Child.id.in_(child_ids))
-    return [
-        with_loader_criteria(CareContract, contracts, include_aliases=True),
-        with_loader_criteria(Child, Child.id.in_(child_ids), include_aliases=True),
-        with_loader_criteria(Pkn, Pkn.child_id.in_(child_ids), include_aliases=True),
-        with_loader_criteria(
-            ChildGuardian, ChildGuardian.child_id.in_(child_ids), include_aliases=True
-        ),
-        with_loader_criteria(Guardian, Guardian.id.in_(guardian_ids), include_aliases=True),
-        with_loader_criteria(
-            GuardianContact,
-            contacts & GuardianContact.guardian_id.in_(guardian_ids),
-            include_aliases=True,
-        ),
-        with_loader_criteria(Family, Family.id.in_(family_ids), include_aliases=True),
-        with_loader_criteria(Application, applications, include_aliases=True),
-        *_placement_criteria(p.role, p.facility_id, p.carrier_id, applications, contracts),
-    ]
-
-
-def _placement_criteria(role: Role, facility_id: int | None, carrier_id: int | None,
-                        applications: ColumnElement[bool], contracts: ColumnElement[bool]
-                        ) -> list[Any]:
-    """Tenants: waiting-list entries and reservations of their facilities, the children of
-    applications in scope, exits of their contracts, and never a preference (its rank, R4)."""
-    if role == Role.FACILITY_LEAD:
-        facilities: Any = [facility_id]
-    else:
-        facilities = select(Facility.id).where(Facility.carrier_id == carrier_id)
-    return [
-        with_loader_criteria(Preference, false(), include_aliases=True),
-        with_loader_criteria(WaitingListEntry, WaitingListEntry.facility_id.in_(facilities),
-                             include_aliases=True),
-        with_loader_criteria(Reservation, Reservation.facility_id.in_(facilities),
-                             include_aliases=True),
-        with_loader_criteria(ApplicationChild, ApplicationChild.application_id.in_(
-            select(Application.id).where(applications)), include_aliases=True),
-        with_loader_criteria(ContractExit, ContractExit.contract_id.in_(
-            select(CareContract.id).where(contracts)), include_aliases=True),
-    ]
+    scope = Scope(p)
+    return [with_loader_criteria(cls, criterion(cls, scope), include_aliases=True)
+            for cls in tracked_entities().values() if rule_for(cls, p.role) is not ALL]
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from ekita.core import crypto
 from ekita.core.models import AuditEvent, Child
 from ekita.core.models.enums import Role
 from ekita.core.services import people
@@ -31,7 +32,10 @@ def test_every_change_is_audited_with_actor_source_and_fields(engine):
     assert [e.action for e in events] == ["create", "update"]
     last = events[-1]
     assert last.actor == "test-facility_lead" and last.source == "test"
-    assert last.changes == {"first_name": ["Kind", "Mia"], "health_notes": ["asthma", "pollen"]}
+    # Health notes are encrypted at rest, in the change log too (issue 12 item 3).
+    assert last.changes["first_name"] == ["Kind", "Mia"] and set(last.changes) == {
+        "first_name", "health_notes"}
+    assert [crypto.decrypt(v) for v in last.changes["health_notes"]] == ["asthma", "pollen"]
 
 
 def test_audit_rows_cannot_be_changed(engine):
@@ -108,3 +112,23 @@ def test_history_endpoint_respects_scope(engine):
                    headers=foreign).status_code == 404
     assert api.get("/api/v1/history/nonsense/1", params={"on": today},
                    headers=key(engine, Role.ZVS)).status_code == 404
+
+
+def test_history_and_audit_need_the_entity_read_right(engine):
+    """Issue 12 item 1 (observed hole): /history served API keys, payment setups, fee facts
+    and family files to anyone with master-data read; now it needs the entity's own read
+    permission, and the audit view lists only entities the role may read."""
+    build_world(engine)
+    api = client(engine)
+    today = date.today().isoformat()
+    zvs, admin = key(engine, Role.ZVS), key(engine, Role.ADMIN)
+    assert api.get("/api/v1/history/api_key/1", params={"on": today},
+                   headers=zvs).status_code == 403
+    assert api.get("/api/v1/history/api_key/1", params={"on": today},
+                   headers=admin).status_code == 200
+    rows = api.get("/api/v1/audit", params={"entity": "api_key"}, headers=zvs).json()
+    assert rows["total"] == 0 and rows["items"] == []
+    emergency = api.get("/api/v1/audit", params={"entity": "guardian_contact"},
+                        headers=zvs).json()["items"]
+    assert emergency and all(r["changes"]["visibility"][1] == "administrative"
+                             for r in emergency if "visibility" in r["changes"])

@@ -1,4 +1,8 @@
-"""Reading the change log: the audit view (M5) and records as of a date (3.14.3)."""
+"""Reading the change log: the audit view (M5) and records as of a date (3.14.3).
+
+Both apply the entity's read rules of ``ekita.core.policy`` (issue 12 item 1): the
+entity's own read permission, its row scope, and the field mask of its entity route.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +12,27 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ekita.core.access import Permission, redact
-from ekita.core.db.base import Base, Tracked
+from ekita.core.access import Permission, Principal
+from ekita.core.db.base import Tracked
 from ekita.core.models import AuditEvent
+from ekita.core.policy import audit_scope, policy_for, tracked_entities, view
 from ekita.core.services.base import load, page, require
-from ekita.core.tracking import record_as_of
+from ekita.core.tracking import principal_of, record_as_of
 
-TRACKED: dict[str, type[Tracked]] = {
-    m.class_.__tablename__: m.class_ for m in Base.registry.mappers if issubclass(m.class_, Tracked)
-}
+TRACKED: dict[str, type[Tracked]] = tracked_entities()
+ROW_FIELDS = ("id", "recorded_at", "actor", "source", "entity", "entity_id", "action",
+              "valid_from")
 
 
-def masked_changes(ev: AuditEvent, role: Any) -> dict[str, list[Any]]:
+def masked_changes(session: Session, ev: AuditEvent, who: Principal) -> dict[str, list[Any]]:
+    """Before and after values through the entity route's mask; a field the role does not
+    get at all (rank, routing state for tenants) is left out of the change."""
     cls = TRACKED.get(ev.entity)
-    sensitive = cls.__sensitive__ if cls else {}
-    befores = redact({k: v[0] for k, v in ev.changes.items()}, sensitive, role)
-    afters = redact({k: v[1] for k, v in ev.changes.items()}, sensitive, role)
-    return {k: [befores[k], afters[k]] for k in ev.changes}
+    if cls is None:
+        return {}
+    befores = view(session, who, cls, {k: v[0] for k, v in ev.changes.items()})
+    afters = view(session, who, cls, {k: v[1] for k, v in ev.changes.items()})
+    return {k: [befores[k], afters[k]] for k in ev.changes if k in befores and k in afters}
 
 
 def audit_events(
@@ -38,7 +46,8 @@ def audit_events(
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
     p = require(session, Permission.AUDIT_READ)
-    stmt = select(AuditEvent).order_by(AuditEvent.id.desc())
+    stmt = (select(AuditEvent).where(audit_scope(p, AuditEvent.entity, AuditEvent.entity_id))
+            .order_by(AuditEvent.id.desc()))
     if entity:
         stmt = stmt.where(AuditEvent.entity == entity)
     if entity_id is not None:
@@ -48,36 +57,20 @@ def audit_events(
     if since:
         stmt = stmt.where(AuditEvent.recorded_at >= since)
     events, total = page(session, stmt, limit, offset)
-    rows = [
-        {
-            **{
-                c: getattr(ev, c)
-                for c in (
-                    "id",
-                    "recorded_at",
-                    "actor",
-                    "source",
-                    "entity",
-                    "entity_id",
-                    "action",
-                    "valid_from",
-                )
-            },
-            "changes": masked_changes(ev, p.role),
-        }
-        for ev in events
-    ]
+    rows = [{**{c: getattr(ev, c) for c in ROW_FIELDS},
+             "changes": masked_changes(session, ev, p)} for ev in events]
     return rows, total
 
 
 def as_of(
     session: Session, cls: type[Tracked], entity_id: int, on: date, known_at: datetime | None = None
 ) -> dict[str, Any]:
-    """The record's values on a business date; the record must be in the caller's scope now."""
-    p = require(session, Permission.MASTERDATA_READ)
+    """The record's values on a business date, as its own route would show them: the
+    entity's read permission, the record in the caller's scope now, the same field mask."""
+    p = principal_of(session)
+    require(session, policy_for(cls).read)
     load(session, cls, entity_id)
     values = record_as_of(session, cls, entity_id, on, known_at)
     if values is None:
         return {}
-    return redact(values, cls.__sensitive__, p.role)
-
+    return view(session, p, cls, values)
