@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ekita.core.errors import RuleViolation
+from ekita.hub.spreadsheets import DANGEROUS_PREFIXES
 from ekita.plugins.carrier_export import render
-from ekita.plugins.carrier_export.csvsafe import DANGEROUS_PREFIXES
 from ekita.plugins.carrier_export.formats import (
     FileRefused,
     parse_csv,

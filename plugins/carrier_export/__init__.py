@@ -7,6 +7,7 @@ prove them with ``ekita.hub.testing`` (the conformance kit). See README.md.
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Any, Literal
 
@@ -33,6 +34,7 @@ from ekita.plugins.carrier_export.records import PERSONAL, unpack
 from ekita.plugins.carrier_export.transport import DropDirectory
 
 NAME = exporting.ADAPTER
+log = logging.getLogger(__name__)
 
 
 class CarrierExportSettings(AdapterSettings):
@@ -73,8 +75,16 @@ def export_carrier(session: Session, carrier: int | str, profile: Profile, *, fu
     kind = "full" if full else "incremental"
     if not full and not rows:
         return None, 0
+    rows, findings = exporting.fit_encoding(rows, profile)  # issue 12 item 11
     payload = exporting.payload_for(carrier_id, kind, position, since, profile.name, rows)
     payload["profile_definition"] = profile.model_dump()
+    payload["encoding_findings"] = findings
+    if findings:
+        line = exporting.findings_line(findings)
+        log.warning("carrier %s export (%s): %d field(s) not in %s: %s", carrier_id,
+                    profile.name, len(findings), profile.encoding, line)
+        if job_run is not None:
+            job_run.detail = f"{job_run.detail}\ncarrier {carrier_id}: {line}".strip()
     queued = enqueue(session, adapter=NAME, operation="export",
                      business_key=f"carrier:{carrier_id}:{kind}:{position}", payload=payload,
                      job_run=job_run, record_count=len(rows))
@@ -98,7 +108,10 @@ def deliver(delivery: Delivery) -> DeliveryReceipt:
         raise PermanentError("carrier_export: transport dropdir needs drop_dir")
     try:
         profile = Profile(**payload["profile_definition"])
-        rows = unpack(payload["records"])
+        rows, findings = exporting.fit_encoding(unpack(payload["records"]), profile)
+        if findings:  # queued before the check, or by another profile: never dead-letter
+            log.warning("message %s: %d field(s) not in %s: %s", delivery.message_id,
+                        len(findings), profile.encoding, exporting.findings_line(findings))
         content, suffix = render(rows, profile, {
             "carrier": str(payload["carrier_id"]), "kind": str(payload["kind"]),
             "position": str(payload["position"])})

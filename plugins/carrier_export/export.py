@@ -11,6 +11,11 @@ acknowledged; the position is the audit trail's id, stored per carrier in
 once the delivery engine delivered it.
 
 Everything is read with a handful of set-based SELECTs, never per row.
+
+A text the profile's encoding cannot hold (a name with ``Đ`` for Windows-1252, a control
+character for XML or Excel) never sinks the whole export (issue 12 item 11): ``fit_encoding``
+transliterates the field or leaves the record out, as the profile says, and reports each
+one by record (contract or application, child id) and field, never by its value.
 """
 
 from __future__ import annotations
@@ -31,7 +36,15 @@ from ekita.core.models.exchange import Cursor, MessageStatus, OutboxMessage
 from ekita.core.models.facilities import Facility
 from ekita.core.models.people import Child, ChildGuardian, Guardian, Pkn
 from ekita.core.models.placement import Application, ApplicationChild, Preference
-from ekita.plugins.carrier_export.records import pack
+from ekita.hub.codepage import fits, transliterate
+from ekita.plugins.carrier_export.profile import Profile
+from ekita.plugins.carrier_export.records import (
+    DATE_FIELDS,
+    DECIMAL_FIELDS,
+    FIELDS,
+    REQUIRED,
+    pack,
+)
 
 ADAPTER = "carrier_export"
 TRACKED = ("child", "pkn", "care_contract", "guardian", "child_guardian", "application",
@@ -101,7 +114,7 @@ def _child_columns() -> tuple[Any, ...]:
 
 
 def _child_part(r: Any, pkns: dict[int, str]) -> dict[str, Any]:
-    return {"pkn": pkns.get(r[0]), "family_name": r[1], "first_name": r[2],
+    return {"child_id": r[0], "pkn": pkns.get(r[0]), "family_name": r[1], "first_name": r[2],
             "birth_date": r[3].isoformat(), "sex": str(r[4]), "street": r[5],
             "house_no": r[6], "postcode": r[7], "town": r[8]}
 
@@ -198,3 +211,52 @@ def payload_for(carrier_id: int, kind: str, position: int, since: int, profile: 
                 rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"carrier_id": carrier_id, "kind": kind, "position": position, "since": since,
             "profile": profile, "records": pack(rows)}
+
+
+TEXT_FIELDS = tuple(f for f in FIELDS if f not in DATE_FIELDS and f not in DECIMAL_FIELDS)
+
+
+def record_of(row: dict[str, Any]) -> str:
+    """The record a row stands for, by its ids only (no personal value)."""
+    ref = str(row.get("contract_ref") or "")
+    if ref.startswith("A"):
+        return f"application {ref[1:]}"
+    return f"contract {ref}" if ref else "record"
+
+
+def fit_encoding(rows: list[dict[str, Any]], profile: Profile
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(rows the profile's file can hold, one finding per field that did not fit).
+
+    ``unencodable = "transliterate"``: the field is spelled in the encoding and the row
+    stays (unless a required field is left blank by it: then the row is left out);
+    ``"quarantine"``: the row is left out. A finding names record, child id, field, rule
+    and action, never the value (it goes to logs and the outbox payload).
+    """
+    xml = profile.format in ("xml", "xlsx")  # XML 1.0 characters only
+    encoding = "utf-8" if xml else profile.encoding
+    rule = (f"profile {profile.name}: encoding {encoding}"
+            f"{' (XML 1.0 characters)' if xml else ''}, unencodable = {profile.unencodable}")
+    kept: list[dict[str, Any]] = []
+    findings: list[dict[str, Any]] = []
+    for row in rows:
+        bad = [f for f in TEXT_FIELDS if isinstance(row.get(f), str)
+               and not fits(profile.to_file(f, row[f]), encoding, xml=xml)]
+        if not bad:
+            kept.append(row)
+            continue
+        fitted = {f: transliterate(row[f], encoding, xml=xml) for f in bad}
+        blank = any(f in REQUIRED and not fitted[f].strip() for f in bad)
+        action = ("left out" if profile.unencodable == "quarantine" or blank
+                  else "transliterated")
+        findings.extend({"record": record_of(row), "child_id": row.get("child_id"),
+                         "field": f, "rule": rule, "action": action} for f in bad)
+        if action == "transliterated":
+            kept.append({**row, **fitted})
+    return kept, findings
+
+
+def findings_line(findings: list[dict[str, Any]]) -> str:
+    """The findings for a log line or a job run's detail: ids and fields, no values."""
+    return "; ".join(f"{f['record']} (child {f['child_id']}) {f['field']}: {f['action']}"
+                     for f in findings)

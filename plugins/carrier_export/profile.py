@@ -2,7 +2,9 @@
 
 A profile says delimiter, quoting, encoding, date and decimal format, the header name of
 each field, value maps (for example care-type codes), an optional ``sep=`` first line,
-whether unknown columns are rejected or ignored, and whether a file is applied atomically.
+whether unknown columns are rejected or ignored, whether a file is applied atomically, and
+what an export does with a text its encoding cannot hold (``unencodable``: transliterate the
+field, or leave the record out; either way the record and field are reported).
 The profiles under ``profiles/`` are **examples**, not verified vendor formats
 (interfaces.md §9): each says ``verified = false``.
 """
@@ -37,6 +39,9 @@ class Profile(BaseModel):
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     quoting: Literal["minimal", "all"] = "minimal"
     encoding: Literal["utf-8", "utf-8-sig", "cp1252"] = "utf-8"
+    #: issue 12 item 11: a field the encoding cannot hold is spelled in it (ä → ae, Đ → D)
+    #: or its record is left out of the export; both are reported by record and field.
+    unencodable: Literal["transliterate", "quarantine"] = "transliterate"
     date_format: str = "%Y-%m-%d"
     decimal_separator: Literal[".", ","] = "."
     sep_line: bool = False  # Excel's "sep=;" first line

@@ -2,17 +2,17 @@
 
 A version line first (``#ekita-octoware-csv;v1;<reference day>``), then the header line,
 then one row per child: ``;``-separated, UTF-8, RFC 4180 quoting, ISO dates, every text
-cell formula-safe. The version line lets the receiver refuse a layout it does not know.
+cell formula-safe (the hub's one spreadsheet writer, issue 12 item 4). The version line
+lets the receiver refuse a layout it does not know.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
-from ekita.plugins.carrier_export.csvsafe import neutralise
+from ekita.hub.spreadsheets import CsvFormat, write_csv
 from ekita.plugins.octoware.listing import ROW_FIELDS
 
 VERSION = 1
@@ -23,15 +23,18 @@ HEADERS = {
     "facility_cost_centre": "einrichtung_kostenstelle",
     "facility_address": "einrichtung_adresse", "care_type": "betreuungsart",
 }
-NOT_TEXT = frozenset({"birth_date"})  # dates stay as they are
+DATES = frozenset({"birth_date"})  # ISO text in the payload, a date cell in the file
+
+
+def _cell(field: str, value: Any) -> Any:
+    if field in DATES and isinstance(value, str) and value:
+        return date.fromisoformat(value)
+    return value if value is not None else ""
 
 
 def render(rows: Sequence[Mapping[str, Any]], as_of: str) -> bytes:
-    out = io.StringIO()
-    out.write(f"#ekita-octoware-csv;v{VERSION};{as_of}\r\n")
-    writer = csv.writer(out, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    writer.writerow([HEADERS[f] for f in ROW_FIELDS])
-    for row in rows:
-        writer.writerow([str(row[f]) if f in NOT_TEXT else neutralise(str(row[f] or ""))
-                         for f in ROW_FIELDS])
-    return out.getvalue().encode("utf-8")
+    """Version line, header, one row per child (UTF-8 holds every name: nothing is left out)."""
+    fmt = CsvFormat(delimiter=";", encoding="utf-8",
+                    preamble=(f"#ekita-octoware-csv;v{VERSION};{as_of}",))
+    return write_csv([HEADERS[f] for f in ROW_FIELDS],
+                     ([_cell(f, row[f]) for f in ROW_FIELDS] for row in rows), fmt)
