@@ -91,6 +91,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 REVEAL: dict[str, frozenset[Role]] = {
     "facility_only": frozenset({Role.FACILITY_LEAD, Role.CARRIER}),  # R6, R7
     "bank": frozenset({Role.FINANCE, Role.CARRIER}),  # R7, R8
+    # Childminders' accounts: the fee office pays them; carriers have no business there.
+    "childminder_bank": frozenset({Role.FINANCE, Role.ADMIN}),  # issue 12 item 3
+    "health": frozenset({Role.FACILITY_LEAD, Role.CARRIER}),  # R6; encrypted at rest (M9)
     "secret": frozenset(),
     "zvs_only": frozenset({Role.ZVS}),  # switch reasons (data-protection R5)
     "rank": frozenset({Role.ZVS, Role.ADMIN, Role.FINANCE}),  # preference rank, priority (R4)

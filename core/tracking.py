@@ -25,6 +25,7 @@ from sqlalchemy.orm.attributes import get_history
 from ekita.core.access import Principal
 from ekita.core.db.base import Base, Tracked, utcnow
 from ekita.core.db.bulk import insert_rows
+from ekita.core.db.types import seal, unseal
 from ekita.core.models.audit import AuditEvent
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -118,7 +119,7 @@ def _record_changes(session: Session, _ctx: Any) -> None:
     stamp = _stamp(session)
     rows = []
     for action, obj in tracked:
-        changes = _changes(obj, action)
+        changes = seal(type(obj), _changes(obj, action))  # ciphertext for encrypted columns
         if action == "update" and not changes:
             continue
         rows.append({**stamp, "entity": entity_name(obj), "entity_id": obj.id,
@@ -175,4 +176,4 @@ def record_as_of(session: Session, cls: type[Tracked], entity_id: int, on: date,
             state = None
         elif state is not None:
             state.update({k: after for k, (_before, after) in ev.changes.items()})
-    return state
+    return None if state is None else unseal(cls, state)

@@ -20,6 +20,7 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from ekita.core import crypto
 from ekita.core.access import Principal
 from ekita.core.db.base import Base
 from ekita.core.db.migrate import upgrade
@@ -33,6 +34,10 @@ hypothesis_settings.register_profile(
 hypothesis_settings.load_profile("ekita")
 
 PG_ENV = "EKITA_TEST_DATABASE_URL"
+# Bank and health columns are encrypted at rest (issue 12 item 3): every test, and every
+# CLI it starts, has a data key unless it sets its own.
+os.environ.setdefault("EKITA_DATA_KEY", crypto.generate_key())
+crypto.configure(os.environ["EKITA_DATA_KEY"])
 KEEP = {"stadtteil", "alembic_version"}
 
 
@@ -101,6 +106,15 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     with eng.begin() as conn:
         conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     yield eng
+
+
+@pytest.fixture(autouse=True)
+def _run_data_key() -> Iterator[None]:
+    """The run's data key for every test; given back after a test that set its own."""
+    if not crypto.configured():
+        crypto.configure(os.environ["EKITA_DATA_KEY"])
+    yield
+    crypto.configure(os.environ["EKITA_DATA_KEY"])
 
 
 SYSTEM = Principal.system("test", "tester")

@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ekita.core.db.base import Base, Tracked
+from ekita.core.db.types import EncryptedText
 
 
 class ChildmindingOffice(Tracked, Base):
@@ -27,10 +28,14 @@ class ChildmindingOffice(Tracked, Base):
 
 
 class Childminder(Tracked, Base):
-    """Tagespflegeperson (3.14.1.9); at most 5 children (3.5.2)."""
+    """Tagespflegeperson (3.14.1.9); at most 5 children (3.5.2).
+
+    The IBAN (the city pays the childminder) is encrypted at rest and revealed to the fee
+    office and administrators only, never to carriers (issue 12 item 3).
+    """
 
     __tablename__ = "childminder"
-    __sensitive__ = {"iban": "bank"}
+    __sensitive__ = {"iban": "childminder_bank"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     office_id: Mapped[int] = mapped_column(ForeignKey("childminding_office.id"), index=True)
@@ -46,7 +51,7 @@ class Childminder(Tracked, Base):
     capacity: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(40), default="active")
     permit_valid_to: Mapped[date | None]
-    iban: Mapped[str | None] = mapped_column(String(34))
+    iban: Mapped[str | None] = mapped_column(EncryptedText)
     remark: Mapped[str | None] = mapped_column(Text)
 
     office: Mapped[ChildmindingOffice] = relationship(lazy="joined", innerjoin=True)

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ekita.core.db.base import Base, Tracked, enum_type, utcnow
+from ekita.core.db.types import EncryptedText
 from ekita.core.models.exchange import BigId
 
 
@@ -148,7 +149,9 @@ class ExtraCare(Tracked, Base):
 
 class PaymentSetup(Tracked, Base):
     """How a paying guardian pays (Anlage I, J): direct debit with a SEPA mandate, or
-    self-payer. The IBAN is stored only encrypted (``ekita.core.crypto``)."""
+    self-payer. The IBAN is stored only encrypted (``ekita.core.crypto``): its service
+    encrypts it, and the ciphertext travels as such to the SAP-FI adapter. BIC and account
+    holder are encrypted at rest by their column type (issue 12 item 3)."""
 
     __tablename__ = "payment_setup"
     __sensitive__ = {"iban_encrypted": "bank", "bic": "bank", "holder": "bank"}
@@ -157,8 +160,8 @@ class PaymentSetup(Tracked, Base):
     guardian_id: Mapped[int] = mapped_column(ForeignKey("guardian.id"), unique=True)
     payment_method: Mapped[PaymentMethod] = mapped_column(enum_type(PaymentMethod))
     iban_encrypted: Mapped[str | None] = mapped_column(Text)
-    bic: Mapped[str | None] = mapped_column(String(11))
-    holder: Mapped[str | None] = mapped_column(String(200))
+    bic: Mapped[str | None] = mapped_column(EncryptedText)
+    holder: Mapped[str | None] = mapped_column(EncryptedText)
     mandate_reference: Mapped[str | None] = mapped_column(String(35))
     mandate_signed_on: Mapped[date | None]
 

@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text, Uniqu
 from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
 from ekita.core.db.base import Base, Tracked, enum_type
+from ekita.core.db.types import EncryptedText
 from ekita.core.models.enums import (
     ContactKind,
     ContactVisibility,
@@ -31,8 +32,9 @@ class Family(Tracked, Base):
 
 class Child(Tracked, Base):
     __tablename__ = "child"
-    # Lastenheft 3.14.1.2, data-protection R6: only the facility (and its carrier) sees these.
-    __sensitive__ = {"health_notes": "facility_only", "emergency_contact": "facility_only"}
+    # Lastenheft 3.14.1.2, data-protection R6: only the facility (and its carrier) sees these;
+    # health notes are also encrypted at rest (M9, issue 12 item 3).
+    __sensitive__ = {"health_notes": "health", "emergency_contact": "facility_only"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     family_id: Mapped[int] = mapped_column(ForeignKey("family.id"), index=True)
@@ -51,7 +53,7 @@ class Child(Tracked, Base):
     school_deferred: Mapped[bool] = mapped_column(Boolean, default=False)
     # Schulrücksteller (3.6.17): the placement contract's name for the column above.
     school_entry_deferred: Mapped[bool] = synonym("school_deferred")
-    health_notes: Mapped[str | None] = mapped_column(Text)
+    health_notes: Mapped[str | None] = mapped_column(EncryptedText)
     emergency_contact: Mapped[str | None] = mapped_column(String(300))
 
     family: Mapped[Family] = relationship()
