@@ -36,7 +36,7 @@ PERSONAL_FIELDS = frozenset({
     "email", "phone", "health_notes", "emergency_contact", "employer", "integration_need",
     "single_parent", "excluded_from_count", "school_deferred", "confession", "income",
     "custody", "birth_name", "nationality", "notification_channel",
-    "iban_encrypted", "holder",
+    "iban_encrypted", "holder", "bic_encrypted", "holder_encrypted",
 })
 
 _recipients: dict[str, frozenset[str]] = {}

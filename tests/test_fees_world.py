@@ -20,7 +20,7 @@ from tests.world import carrier_data, facility_data
 #: The SAP-FI adapter's declared personal fields (shared contract of issue 7).
 SAP_FI_FIELDS = {"pkn", "family_name", "first_name", "birth_date", "street", "house_no",
                  "postcode", "town", "iban", "bic", "account_holder", "iban_encrypted",
-                 "holder"}
+                 "holder", "bic_encrypted", "holder_encrypted"}
 START = date(2011, 9, 1)
 
 

@@ -36,8 +36,9 @@ def debtor(iban: str = VALID_IBAN, method: str = "DIRECT_DEBIT") -> dict:
                          "birth_date": "1990-04-01", "street": "Prager Straße", "house_no": "7",
                          "postcode": "01069", "town": "Dresden"},
             "mandate": {"reference": "EBK-10000101-1", "signed_on": "2027-02-01",
-                        "iban_encrypted": crypto.encrypt(iban), "bic": "COBADEFFXXX",
-                        "holder": "Erika Muster"}}
+                        "iban_encrypted": crypto.encrypt(iban),
+                        "bic_encrypted": crypto.encrypt("COBADEFFXXX"),
+                        "holder_encrypted": crypto.encrypt("Erika Muster")}}
 
 
 def test_debtor_document_carries_pkn_address_and_mandate():
@@ -82,12 +83,15 @@ def test_debtor_travels_encrypted_and_arrives_in_clear_at_sap(engine):
                       payload={**debtor(iban="DE00123456789"), "pkn": "10000201"}).id
         s.commit()
     stored = json.dumps(message(engine, good).payload)
+    # issue 12 item 3: BIC and account holder travel encrypted too
     assert "0532013000" not in stored and "iban_encrypted" in stored
+    assert "COBADEFFXXX" not in stored and "Erika Muster" not in stored
     with SapPeer() as peer:
         deliver_all(sap_worker(engine, url=peer.url))
         document = peer.state.documents[message(engine, good).idempotency_key]
         assert peer.state.debtors == {"10000101": message(engine, good).idempotency_key}
     assert "<IBAN>DE89370400440532013000</IBAN>" in document
+    assert "<SWIFT>COBADEFFXXX</SWIFT>" in document and "<KOINH>Erika Muster</KOINH>" in document
     assert message(engine, good).status == MessageStatus.DELIVERED
     dead = message(engine, bad)
     assert dead.status == MessageStatus.DEAD and "iban" in dead.last_error

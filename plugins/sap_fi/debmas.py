@@ -47,6 +47,15 @@ def decrypt_iban(token: str) -> IBAN:
     return checked_iban(decrypt(token))
 
 
+def _clear(mandate: dict, key: str) -> str | None:
+    """A mandate's bank field: ``<key>_encrypted`` (ciphertext, as queued since issue 12),
+    else the clear ``<key>`` of messages queued before."""
+    from ekita.core.crypto import decrypt
+
+    token = mandate.get(f"{key}_encrypted")
+    return decrypt(token) if token else mandate.get(key)
+
+
 def _sub(parent: etree._Element, tag: str, text: object) -> None:
     etree.SubElement(parent, tag).text = str(text)
 
@@ -83,10 +92,10 @@ def render_debtor(payload: Mapping[str, Any], settings: SapFiSettings,
         bank = etree.SubElement(kna, "E1KNBKM", SEGMENT="1")
         _sub(bank, "BANKS", iban.country_code)
         _sub(bank, "IBAN", iban.compact)
-        bic = mandate.get("bic") or (str(iban.bic) if iban.bic else None)
+        bic = _clear(mandate, "bic") or (str(iban.bic) if iban.bic else None)
         if bic:
             _sub(bank, "SWIFT", bic)
-        _sub(bank, "KOINH", mandate.get("holder") or
+        _sub(bank, "KOINH", _clear(mandate, "holder") or
              f"{guardian['first_name']} {guardian['family_name']}")
     mnd = etree.SubElement(kna, "Z1EKMND", SEGMENT="1")
     _sub(mnd, "ZLSCH", payload.get("payment_method", "SELF_PAYER"))

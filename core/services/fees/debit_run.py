@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ekita.core import crypto
 from ekita.core.access import Permission
 from ekita.core.models import CareContract, Guardian
 from ekita.core.models.enums import PayerKind
@@ -173,7 +174,9 @@ def debtor_payload(pkn: str, guardian: dict[str, Any], setup: PaymentSetup | Non
         mandate = {"reference": setup.mandate_reference,
                    "signed_on": setup.mandate_signed_on.isoformat()
                    if setup.mandate_signed_on else None,
-                   "iban_encrypted": setup.iban_encrypted, "bic": setup.bic,
-                   "holder": setup.holder}
+                   # bank data travels as ciphertext, like the IBAN (issue 12 item 3)
+                   "iban_encrypted": setup.iban_encrypted,
+                   "bic_encrypted": crypto.encrypt(setup.bic) if setup.bic else None,
+                   "holder_encrypted": crypto.encrypt(setup.holder) if setup.holder else None}
     return {"pkn": pkn, "guardian": guardian, "payment_method": str(method),
             "mandate": mandate}
