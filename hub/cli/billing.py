@@ -24,6 +24,7 @@ from ekita.core.services.fees.lost_fees import lost_fees
 from ekita.core.services.fees.rules import month_start
 from ekita.hub.cli.dates import parse_day
 from ekita.hub.config import load_settings
+from ekita.hub.inputs import cap_for, read_text_capped
 from ekita.hub.plugins import load_plugins
 
 app = typer.Typer(help="Parental fees: debit runs, corrections, statutes.", no_args_is_help=True)
@@ -121,7 +122,8 @@ def statutes_load_default() -> None:
 def _statute_file(model: type[M], file: Path) -> M:
     """A statute JSON file read into ``model``; the first problem named, no traceback."""
     try:
-        return model.model_validate_json(file.read_text())
+        text = read_text_capped(file, cap=cap_for("cli_text", load_settings()))
+        return model.model_validate_json(text)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise RuleViolation(f"{file}: {first['msg']}", record="fee_statute",

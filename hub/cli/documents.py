@@ -16,6 +16,7 @@ from rich.table import Table
 
 from ekita.core.access import Principal
 from ekita.core.db.session import make_engine, unit_of_work
+from ekita.core.errors import RuleViolation
 from ekita.core.models.documents import DocumentTemplate, DocumentType
 from ekita.core.services.base import load
 from ekita.core.services.documents import family_file as ff
@@ -24,6 +25,7 @@ from ekita.core.services.documents.generate import render_document
 from ekita.core.services.documents.samples import SAMPLES
 from ekita.hub.cli.dates import parse_day
 from ekita.hub.config import load_settings
+from ekita.hub.inputs import cap_for, read_text_capped
 
 app = typer.Typer(help="Document templates and family files.", no_args_is_help=True)
 templates_app = typer.Typer(help="Template versions (validity, statute, placeholders).",
@@ -33,6 +35,11 @@ out = Console()
 ADMIN = Principal.system("cli", "documents")
 
 
+
+
+def _text(path: Path) -> str:
+    """A file given to a command, read under ``input_caps.cli_text`` (issue 12 item 6)."""
+    return read_text_capped(path, cap=cap_for("cli_text", load_settings()))
 
 
 def _session():
@@ -91,7 +98,7 @@ def add(doc_type: Annotated[DocumentType, typer.Option("--type")],
     work, _ = _session()
     with work as session:
         created = tpl.create_template(session, tpl.TemplateInput(
-            doc_type, title, parse_day(valid_from), statute, body.read_text("utf-8"),
+            doc_type, title, parse_day(valid_from), statute, _text(body),
             parse_day(valid_to) if valid_to else None))
         out.print(f"template {created.id} ({doc_type.value}) valid from {created.valid_from}")
 
@@ -105,7 +112,7 @@ def update(template_id: int,
     """Change a version no document was made from yet (validity may always be closed)."""
     changes: dict[str, object] = {}
     if body is not None:
-        changes["body"] = body.read_text("utf-8")
+        changes["body"] = _text(body)
     if valid_to is not None:
         changes["valid_to"] = parse_day(valid_to)
     if statute is not None:
@@ -127,7 +134,11 @@ def preview(doc_type: DocumentType, target: Annotated[Path, typer.Argument(dir_o
     """Render the version valid on the date to a file (nothing is filed)."""
     if fmt not in ("pdf", "docx"):
         raise typer.BadParameter("pdf or docx")
-    values = json.loads(fields.read_text("utf-8")) if fields else SAMPLES[doc_type]
+    try:
+        values = json.loads(_text(fields)) if fields else SAMPLES[doc_type]
+    except json.JSONDecodeError as exc:
+        raise RuleViolation(f"not JSON: {exc.msg} at line {exc.lineno}", record=str(fields),
+                            field="fields", rule="a JSON object of field values") from None
     work, _ = _session()
     with work as session:
         rendered = render_document(session, doc_type, values, parse_day(on), fmt)  # type: ignore[arg-type]

@@ -9,19 +9,29 @@ so no entity is ever expanded) and is validated against the shipped XSD while pa
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from importlib.resources import files
-from typing import Any
+from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
 
 from ekita.core.errors import RuleViolation
-from ekita.plugins.carrier_export.csvsafe import DANGEROUS_PREFIXES, neutralise
+from ekita.hub import inputs
+from ekita.hub.spreadsheets import (
+    DANGEROUS_PREFIXES,
+    CsvFormat,
+    Sheet,
+    csv_text,
+    write_csv,
+    write_xlsx,
+)
 from ekita.plugins.carrier_export.profile import PACKAGE, Profile
 from ekita.plugins.carrier_export.records import DATE_FIELDS, DECIMAL_FIELDS, FIELDS
 
@@ -42,32 +52,43 @@ class FileRefused(RuleViolation):
 # ---------------------------------------------------------------- cells
 
 
+def csv_format(profile: Profile) -> CsvFormat:
+    """The hub writer's CSV settings for a profile."""
+    return CsvFormat(delimiter=profile.delimiter, encoding=profile.encoding,
+                     quoting=profile.quoting, date_format=profile.date_format,
+                     decimal_separator=profile.decimal_separator,
+                     preamble=(f"sep={profile.delimiter}",) if profile.sep_line else ())
+
+
 def to_cell(field: str, value: Any, profile: Profile) -> str:
-    """One canonical value as the profile writes it (text cells formula-safe)."""
-    if value is None or value == "":
-        return ""
-    text = str(value)
-    if field in DATE_FIELDS:
-        return date.fromisoformat(text).strftime(profile.date_format)
-    if field in DECIMAL_FIELDS:
-        return text.replace(".", profile.decimal_separator)
-    return neutralise(profile.to_file(field, text))
+    """One canonical value as the profile's CSV writes it (text cells formula-safe)."""
+    return csv_text(cell_writer(field, profile)(value), csv_format(profile))
 
 
-def cell_writer(field: str, profile: Profile) -> Callable[[Any], str]:
-    """``to_cell`` for one field, with the per-field decisions taken once (export speed)."""
+def _typed(field: str, kind: type, parse: Callable[[str], Any]) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if value is None or value == "" or isinstance(value, kind):
+            return None if value == "" else value
+        try:
+            return parse(str(value))
+        except (ValueError, InvalidOperation):
+            raise RuleViolation(f"{field} {str(value)[:40]!r} is not a {kind.__name__}",
+                                record="carrier_file", field=field,
+                                rule="records.py: canonical dates and decimals") from None
+    return convert
+
+
+def cell_writer(field: str, profile: Profile) -> Callable[[Any], Any]:
+    """One field's canonical value as a typed cell for the hub's writer (a ``date``, a
+    ``Decimal`` or mapped text, which the writer neutralises), decided once per field."""
     if field in DATE_FIELDS:
-        if profile.date_format == "%Y-%m-%d":
-            return lambda v: str(v) if v else ""
-        fmt = profile.date_format
-        return lambda v: date.fromisoformat(str(v)).strftime(fmt) if v else ""
+        return _typed(field, date, date.fromisoformat)
     if field in DECIMAL_FIELDS:
-        sep = profile.decimal_separator
-        return lambda v: str(v).replace(".", sep) if v not in (None, "") else ""
+        return _typed(field, Decimal, Decimal)
     mapping = profile.value_maps.get(field)
     if mapping:
-        return lambda v: neutralise(mapping.get(str(v), str(v))) if v not in (None, "") else ""
-    return lambda v: neutralise(str(v)) if v not in (None, "") else ""
+        return lambda v: mapping.get(str(v), str(v)) if v not in (None, "") else None
+    return lambda v: str(v) if v not in (None, "") else None
 
 
 def from_cell(field: str, text: str, profile: Profile) -> str | None:
@@ -93,33 +114,48 @@ def cell_reader(field: str, profile: Profile) -> Callable[[str], str | None]:
 # ---------------------------------------------------------------- CSV
 
 
+def _typed_rows(rows: Sequence[Mapping[str, Any]], profile: Profile) -> list[list[Any]]:
+    pairs = [(f, cell_writer(f, profile)) for f in profile.columns]
+    return [[c(row.get(f)) for f, c in pairs] for row in rows]
+
+
 def render_csv(rows: Sequence[Mapping[str, Any]], profile: Profile) -> bytes:
-    out = io.StringIO()
-    if profile.sep_line:
-        out.write(f"sep={profile.delimiter}\r\n")
-    writer = csv.writer(out, delimiter=profile.delimiter, lineterminator="\r\n",
-                        quoting=csv.QUOTE_ALL if profile.quoting == "all" else csv.QUOTE_MINIMAL)
-    fields = list(profile.columns)
-    writer.writerow([profile.columns[f] for f in fields])
-    convert = [cell_writer(f, profile) for f in fields]
-    pairs = list(zip(fields, convert, strict=True))
-    writer.writerows([[c(row.get(f)) for f, c in pairs] for row in rows])
-    try:
-        return out.getvalue().encode(profile.encoding)
-    except UnicodeEncodeError as exc:
-        raise RuleViolation(f"a value cannot be written in {profile.encoding}: {exc.reason}",
-                            record="carrier_file", field="encoding",
-                            rule="the profile's encoding") from None
+    """The rows as the profile's CSV, through the hub's one writer (issue 12 item 4)."""
+    return write_csv(list(profile.columns.values()), _typed_rows(rows, profile),
+                     csv_format(profile))
 
 
-def _decode(content: bytes, profile: Profile) -> str:
-    try:
-        return content.decode(profile.encoding)
-    except UnicodeDecodeError as exc:
-        line = content[:exc.start].count(b"\n") + 1
-        raise FileRefused(f"row {line}: byte 0x{content[exc.start]:02x} is not valid "
-                          f"{profile.encoding}", field="encoding", row=line,
-                          rule=f"profile {profile.name}: encoding {profile.encoding}") from None
+#: What a parser takes: the bytes, a path or a binary stream (read capped, in chunks).
+Content = bytes | str | IO[bytes]
+
+
+def _too_large(exc: inputs.RuleViolation) -> FileRefused:
+    return FileRefused(exc.message, field=exc.field or "file", rule=exc.rule or "")
+
+
+def _decode(stream: IO[bytes], profile: Profile) -> Iterator[str]:
+    """The file's lines, decoded incrementally (memory: one chunk, not the file); a byte
+    the profile's encoding cannot read refuses the file naming its row."""
+    decoder = codecs.getincrementaldecoder(profile.encoding)()
+    pending, newlines = "", 0
+    while True:
+        raw = stream.readline(inputs.CHUNK)
+        try:
+            text = decoder.decode(raw, final=not raw)
+        except UnicodeDecodeError as exc:
+            line = newlines + exc.object[:exc.start].count(b"\n") + 1
+            raise FileRefused(f"row {line}: byte 0x{exc.object[exc.start]:02x} is not valid "
+                              f"{profile.encoding}", field="encoding", row=line,
+                              rule=f"profile {profile.name}: encoding {profile.encoding}"
+                              ) from None
+        newlines += raw.count(b"\n")
+        pending += text
+        cut = len(pending) if not raw else pending.rfind("\n") + 1
+        if cut:  # whole lines only (a CR LF pair is never cut), split as csv expects
+            yield from io.StringIO(pending[:cut], newline="")
+            pending = pending[cut:]
+        if not raw:
+            return
 
 
 def _header_map(header: list[str], profile: Profile, line: int) -> list[str | None]:
@@ -140,26 +176,46 @@ def _header_map(header: list[str], profile: Profile, line: int) -> list[str | No
     return mapped
 
 
-def parse_csv(content: bytes, profile: Profile) -> Iterator[tuple[int, Row]]:
-    text = _decode(content, profile)
-    lines = io.StringIO(text, newline="")
+def parse_csv(content: Content, profile: Profile) -> Iterator[tuple[int, Row]]:
+    """Rows of a CSV file, streamed: read in chunks up to the profile's ``max_bytes``
+    (issue 12 item 6), decoded line by line; a malformed line refuses the file."""
+    try:
+        with inputs.open_capped(content, cap=profile.max_bytes, name="carrier_file") as raw:
+            yield from _csv_rows(_decode(raw, profile), profile)
+    except inputs.InputTooLarge as exc:
+        raise _too_large(exc) from None
+
+
+def _csv_rows(lines: Iterator[str], profile: Profile) -> Iterator[tuple[int, Row]]:
     line = 1
-    first = lines.readline()
-    if profile.sep_line and first.strip().startswith("sep="):
+    first = next(lines, "")
+    sep_line = profile.sep_line and first.strip().startswith("sep=")
+    if sep_line:
         line += 1
     else:
-        lines.seek(0)
+        lines = _chain(first, lines)
     reader = csv.reader(lines, delimiter=profile.delimiter)
     try:
         header = next(reader)
     except StopIteration:
         raise FileRefused("the file is empty", field="file", rule="a header line") from None
+    except csv.Error as exc:
+        raise FileRefused(f"row {line}: {exc}", field="file", row=line,
+                          rule="RFC 4180 CSV") from None
     mapped = _header_map(header, profile, line)
     # the reader's logic inlined per cell (a million calls for 50,000 rows otherwise)
     specs = [(f, {t: h for h, t in profile.value_maps.get(f, {}).items()}) if f else None
              for f in mapped]
-    for cells in reader:
-        line = reader.line_num + (1 if profile.sep_line and first.startswith("sep=") else 0)
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a NUL byte, a field over csv's size limit
+            bad = reader.line_num + int(sep_line)
+            raise FileRefused(f"row {bad}: {exc}", field="file", row=bad,
+                              rule="RFC 4180 CSV") from None
+        line = reader.line_num + int(sep_line)
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(mapped):
@@ -176,21 +232,20 @@ def parse_csv(content: bytes, profile: Profile) -> Iterator[tuple[int, Row]]:
         yield line, row
 
 
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+    if first:
+        yield first
+    yield from rest
+
+
 # ---------------------------------------------------------------- Excel
 
 
 def render_xlsx(rows: Sequence[Mapping[str, Any]], profile: Profile) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("E-KITA")
-    fields = list(profile.columns)
-    sheet.append([profile.columns[f] for f in fields])
-    for row in rows:
-        sheet.append([to_cell(f, row.get(f), profile) for f in fields])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    """The rows as one worksheet through the hub's one writer (issue 12 item 4): text cells
+    formula-safe strings, dates date cells, hours number cells."""
+    return write_xlsx([Sheet("E-KITA", list(profile.columns.values()),
+                             _typed_rows(rows, profile))])
 
 
 def _xlsx_text(value: Any, profile: Profile) -> str:
@@ -205,26 +260,29 @@ def _xlsx_text(value: Any, profile: Profile) -> str:
     return str(value)
 
 
-def parse_xlsx(content: bytes, profile: Profile) -> Iterator[tuple[int, Row]]:
-    from openpyxl import load_workbook
-
+def parse_xlsx(content: Content, profile: Profile) -> Iterator[tuple[int, Row]]:
+    """Rows of the first sheet, streamed (``read_only``), through ``ekita.hub.inputs``: size
+    and unpacked size capped, no DOCTYPE in any part, entities never expanded (defusedxml);
+    a broken workbook is one ``FileRefused``, never a traceback (issue 12 item 6)."""
+    rows = inputs.xlsx_rows(content, record="carrier_file", cap=profile.max_bytes,
+                            unpacked_cap=inputs.cap_for("xlsx_unpacked"))
     try:
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception as exc:  # zipfile/openpyxl raise many kinds for a broken workbook
-        raise FileRefused(f"not an Excel workbook ({type(exc).__name__})", field="file",
-                          rule="Office Open XML (.xlsx)") from None
-    rows = book.worksheets[0].iter_rows(values_only=True)
-    header = next(rows, None)
-    if header is None:
-        raise FileRefused("the workbook is empty", field="file", rule="a header line")
-    mapped = _header_map([_xlsx_text(h, profile) for h in header], profile, 1)
-    for number, cells in enumerate(rows, start=2):
-        texts = [_xlsx_text(c, profile) for c in cells]
-        if not any(t.strip() for t in texts):
-            continue
-        texts += [""] * (len(mapped) - len(texts))
-        yield number, {f: from_cell(f, t, profile) for f, t in zip(mapped, texts, strict=False)
-                       if f is not None}
+        header = next(rows, None)
+        if header is None:
+            raise FileRefused("the workbook is empty", field="file", rule="a header line")
+        mapped = _header_map([_xlsx_text(h, profile) for h in header], profile, 1)
+        readers = [cell_reader(f, profile) if f is not None else None for f in mapped]
+        for number, cells in enumerate(rows, start=2):
+            texts = [_xlsx_text(c, profile) for c in cells]
+            if not any(t.strip() for t in texts):
+                continue
+            texts += [""] * (len(mapped) - len(texts))
+            yield number, {f: read(t) for f, read, t in zip(mapped, readers, texts,
+                                                            strict=False) if f is not None}
+    except FileRefused:
+        raise
+    except inputs.RuleViolation as exc:  # SpreadsheetRefused, InputTooLarge
+        raise _too_large(exc) from None
 
 
 # ---------------------------------------------------------------- hub XML
@@ -265,29 +323,35 @@ def render_xml(rows: Sequence[Mapping[str, Any]], meta: Mapping[str, str]) -> by
 
 
 def refuse_doctype(content: bytes) -> None:
-    """No DOCTYPE, no entity declarations: checked on the bytes, before any parsing."""
-    if b"<!DOCTYPE" in content or b"<!ENTITY" in content:  # XML keywords are upper case
-        raise FileRefused("a DOCTYPE or entity declaration is not allowed", field="document",
-                          rule="interfaces.md §2.5: XML without DTD or external entities")
+    """No DOCTYPE (so no entity declaration): decided by the parser after decoding, so
+    UTF-16/32 and a DOCTYPE after comments are caught too (issue 12 item 6)."""
+    try:
+        inputs.refuse_doctype_stream(io.BytesIO(content), record="carrier_file")
+    except inputs.XmlRefused as exc:
+        raise FileRefused(exc.message, field="document", rule=exc.rule or "") from None
 
 
-def parse_xml(content: bytes) -> Iterator[tuple[int, Row]]:
-    """Records of a hub XML document, validated against the XSD while parsed."""
-    refuse_doctype(content)
+def parse_xml(content: Content, max_bytes: int | None = None
+              ) -> Iterator[tuple[int, Row]]:
+    """Records of a hub XML document, streamed and validated against the XSD while parsed;
+    a DOCTYPE is refused by the parser before any record (``ekita.hub.inputs.iter_xml``)."""
     tag = f"{{{NS}}}record"
     cut = len(NS) + 2  # "{urn…}name" -> "name"
     number = 0
+    elements = inputs.iter_xml(content, record="carrier_file", tag=tag, cap=max_bytes,
+                               schema=schema())
     try:
-        for _, element in etree.iterparse(
-                io.BytesIO(content), events=("end",), tag=tag, schema=schema(),
-                resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False):
+        next(elements)  # the root, at its start: the DOCTYPE check has passed
+        for element in elements:
             number += 1
-            row = {child.tag[cut:]: (child.text or "").strip() or None for child in element}
-            element.clear()
-            while element.getprevious() is not None:
-                del element.getparent()[0]
-            yield number, row
-    except etree.XMLSyntaxError as exc:
-        raise FileRefused(f"not a valid hub XML document (after record {number}): {exc}",
-                          field="document", row=number, rule="carrier-exchange-v1.xsd"
-                          ) from None
+            yield number, {child.tag[cut:]: (child.text or "").strip() or None
+                           for child in element}
+    except inputs.InputTooLarge as exc:
+        raise _too_large(exc) from None
+    except inputs.XmlRefused as exc:
+        if exc.rule == inputs.RULE_DOCTYPE:
+            raise FileRefused("a DOCTYPE or entity declaration is not allowed",
+                              field="document", rule=exc.rule) from None
+        raise FileRefused(f"not a valid hub XML document (after record {number}): "
+                          f"{exc.message}", field="document", row=number,
+                          rule="carrier-exchange-v1.xsd") from None

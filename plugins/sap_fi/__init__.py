@@ -36,7 +36,8 @@ from ekita.plugins.sap_fi.settings import SapFiSettings
 NAME = "sap_fi"
 PERSONAL_FIELDS = frozenset({"pkn", "family_name", "first_name", "birth_date", "street",
                              "house_no", "postcode", "town", "iban", "bic", "account_holder",
-                             "iban_encrypted", "holder"})
+                             "iban_encrypted", "holder", "bic_encrypted",
+                             "holder_encrypted"})
 
 
 def _document(delivery: Delivery, settings: SapFiSettings) -> tuple[str, bytes, str, str]:
@@ -92,11 +93,12 @@ def adapter_config(settings: Any) -> SapFiSettings:
     return SapFiSettings(**(section.settings if section is not None else {}))
 
 
-def fetch_arrears(config: SapFiSettings, as_of: date) -> list[tuple[str, bytes]]:
-    """Arrears files to take in: from the SAP peer over HTTP, or the files in arrears_dir."""
-    found: list[tuple[str, bytes]] = []
+def fetch_arrears(config: SapFiSettings, as_of: date) -> list[tuple[str, bytes | Path]]:
+    """Arrears files to take in: from the SAP peer over HTTP, or the files in arrears_dir
+    (as paths: the import streams them under its size cap, issue 12 item 6)."""
+    found: list[tuple[str, bytes | Path]] = []
     if config.arrears_dir:
-        found += [(str(p), p.read_bytes()) for p in sorted(Path(config.arrears_dir).glob("*.xml"))]
+        found += [(str(p), p) for p in sorted(Path(config.arrears_dir).glob("*.xml"))]
     elif config.transport == "http" and config.url:
         import httpx
 
@@ -111,13 +113,16 @@ def fetch_arrears(config: SapFiSettings, as_of: date) -> list[tuple[str, bytes]]
 
 
 def _arrears_import(ctx: JobContext) -> None:
+    from ekita.hub.inputs import cap_for
     from ekita.plugins.sap_fi.arrears import import_arrears
 
     config = adapter_config(ctx.settings)
+    cap = cap_for("sap_arrears", ctx.settings)
     as_of = ctx.scheduled_for.astimezone(ZoneInfo(ctx.settings.timezone)).date()
     taken = records = 0
     for source, content in fetch_arrears(config, as_of):
-        result = import_arrears(ctx.session, content, source, config.arrears_months)
+        result = import_arrears(ctx.session, content, source, config.arrears_months,
+                                max_bytes=cap)
         taken += int(result.applied)
         records += result.records if result.applied else 0
     ctx.run.records_in = records
@@ -157,13 +162,15 @@ def register_commands(cli: typer.Typer) -> None:
         from ekita.core.access import Principal
         from ekita.core.db.session import make_engine, unit_of_work
         from ekita.hub.config import load_settings
+        from ekita.hub.inputs import cap_for
         from ekita.plugins.sap_fi.arrears import import_arrears
 
         settings = load_settings()
         config = adapter_config(settings)
         engine = make_engine(settings.database_url)
         with unit_of_work(engine, Principal.system("cli", "sap-fi-import")) as session:
-            result = import_arrears(session, file.read_bytes(), str(file), config.arrears_months)
+            result = import_arrears(session, file, str(file), config.arrears_months,
+                                    max_bytes=cap_for("sap_arrears", settings))
         state = ("already taken in, nothing changed" if not result.applied
                  else "older than a file already applied, nothing changed" if result.stale
                  else "applied")

@@ -1,13 +1,15 @@
 """The finance worklist of arrears (Lastenheft 3.10.10), mounted under
 ``/api/v1/adapters/sap_fi``. EB Kita only (data-protection R11): ``finance`` and ``admin``
-work the list, ``zvs`` reads it, everyone else gets 403."""
+work the list, ``zvs`` reads it, everyone else gets 403. ``POST /arrears/files`` takes in
+an arrears file (the request body), streamed to a temporary file under
+``input_caps.sap_arrears`` (issue 12 item 6): over the cap a 422, nothing applied."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ekita.core.access import Principal
@@ -15,6 +17,7 @@ from ekita.core.errors import Forbidden
 from ekita.core.models.enums import Role
 from ekita.core.schemas.common import MAX_ID
 from ekita.hub.api.deps import DB, PathId, Who
+from ekita.hub.inputs import cap_for, spool_upload
 from ekita.plugins.sap_fi import arrears
 from ekita.plugins.sap_fi.settings import SapFiSettings
 
@@ -50,6 +53,22 @@ def get_worklist(request: Request, session: DB, who: Who) -> dict[str, Any]:
     _allow(who, READERS, "read the arrears worklist")
     items = [arrears.case_view(c) for c in arrears.worklist(session, _min_months(request))]
     return {"items": items, "total": len(items)}
+
+
+@router.post("/arrears/files", summary="take in an arrears file from SAP (3.10.10); "
+                                       "the same file twice is applied once")
+async def post_arrears_file(request: Request, session: DB, who: Who,
+                            source: Annotated[str, Query(min_length=1, max_length=200)]
+                            = "api") -> dict[str, Any]:
+    _allow(who, WORKERS, "take in an arrears file")
+    cap = cap_for("sap_arrears", request.app.state.settings)
+    with await spool_upload(request, cap=cap, name="arrears_file") as spooled:
+        result = arrears.import_arrears(session, spooled, f"api:{source}",
+                                        _min_months(request))
+    session.commit()
+    return {"applied": result.applied, "stale": result.stale,
+            "as_of": result.as_of.isoformat(), "records": result.records,
+            "on_worklist": result.on_worklist, "cleared": result.cleared}
 
 
 @router.post("/arrears/{case_id}/termination-started",

@@ -9,14 +9,19 @@ inside EB Kita, data-protection R11) and, in the exceptional case, the terminati
 the contract ends on the termination date, the place is free from the next day, and the
 facility lead is informed through a ``ContractTerminated`` domain event (no reason, no
 arrears figures: she needs the free place, not the payer's debts).
+
+The file is hostile input (issue 12 item 6): it is capped (``input_caps.sap_arrears``),
+spooled to a temporary file while hashed, validated in a first streaming pass (XSD, no
+DOCTYPE, one record per PKN) and applied in a second, in batches, so memory stays flat
+whatever the number of payers and a bad file changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import IO, Any
 
 from lxml import etree
 from sqlalchemy import select
@@ -27,16 +32,19 @@ from ekita.core.errors import Conflict, NotFound, RuleViolation
 from ekita.core.models.arrears import ArrearsCase, ArrearsStatus
 from ekita.core.models.contracts import CareContract
 from ekita.core.models.events import DomainEvent
-from ekita.core.models.exchange import Cursor
+from ekita.core.models.exchange import Cursor, InboxEntry
 from ekita.core.models.people import Pkn
-from ekita.core.outbox import accept_inbound
+from ekita.hub.inputs import Source, Spooled, cap_for, iter_xml, spool_capped
 from ekita.plugins.sap_fi.idoc import PACKAGE
-from ekita.plugins.sap_fi.xmltools import parse_checked, schema
+from ekita.plugins.sap_fi.xmltools import schema
 
 XSD = "arrears.xsd"
 RULE = "Lastenheft 3.10.10: arrears of more than 2 months"
 #: Statuses that keep a case on the worklist while SAP reports it behind.
 WORKLIST_STATES = (ArrearsStatus.OPEN, ArrearsStatus.TERMINATION_STARTED)
+RECORD = "arrears_file"
+#: Payers applied per flush: bounded memory, few round trips.
+BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -84,42 +92,127 @@ def render_arrears(records: Iterable[ArrearsRecord], as_of: date) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def parse_arrears(content: bytes) -> ArrearsFile:
-    """Parse and validate an inbound arrears file (no DOCTYPE, no entities, XSD-valid)."""
-    root = parse_checked(content, schema(PACKAGE, XSD), record="arrears_file")
-    records = [ArrearsRecord(
+def _items(stream: IO[bytes]) -> Iterator[etree._Element]:
+    """The root (at its start), then each ITEM: streamed, XSD-checked, no DOCTYPE."""
+    return iter_xml(stream, record=RECORD, tag="ITEM", schema=schema(PACKAGE, XSD))
+
+
+def _record(item: etree._Element) -> ArrearsRecord:
+    return ArrearsRecord(
         pkn=item.findtext("PKN"), debtor_no=item.findtext("DEBTOR_NO"),
         months_overdue=int(item.findtext("MONTHS_OVERDUE")),
         amount_overdue_cents=int(item.findtext("AMOUNT_OVERDUE_CENTS")),
-        oldest_due_date=date.fromisoformat(item.findtext("OLDEST_DUE_DATE")),
-    ) for item in root.iterfind("ITEM")]
-    pkns = [r.pkn for r in records]
-    if len(set(pkns)) != len(pkns):
-        raise RuleViolation("a PKN is listed twice in the arrears file", record="arrears_file",
-                            field="pkn", rule="interfaces.md §5: one ArrearsRecord per PKN")
-    return ArrearsFile(date.fromisoformat(root.get("AS_OF")), records)
+        oldest_due_date=date.fromisoformat(item.findtext("OLDEST_DUE_DATE")))
 
 
-def import_arrears(session: Session, content: bytes, source: str, min_months: int = 2
-                   ) -> ImportResult:
-    """Apply an arrears file once, in the caller's transaction."""
-    parsed = parse_arrears(content)
-    entry = accept_inbound(session, adapter="sap_fi", kind="arrears", content=content,
-                           source=source, record_count=len(parsed.records))
-    if entry is None:
-        return ImportResult(False, parsed.as_of, len(parsed.records), 0, 0)
+@dataclass(frozen=True)
+class _Checked:
+    as_of: date
+    pkns: frozenset[str]
+    records: int
+
+
+def _check(stream: IO[bytes]) -> _Checked:
+    """First pass: the whole file is valid, or nothing is applied."""
+    items = _items(stream)
+    as_of = next(items).get("AS_OF")  # the XSD checks it by the end of the pass
+    pkns: set[str] = set()
+    count = 0
+    for item in items:
+        pkn = item.findtext("PKN")
+        if pkn in pkns:
+            raise RuleViolation("a PKN is listed twice in the arrears file", record=RECORD,
+                                field="pkn", rule="interfaces.md §5: one ArrearsRecord per PKN")
+        pkns.add(pkn)
+        count += 1
+    return _Checked(date.fromisoformat(as_of), frozenset(pkns), count)
+
+
+def _records(stream: IO[bytes]) -> Iterator[ArrearsRecord]:
+    """Second pass over a checked file."""
+    items = _items(stream)
+    next(items)
+    return (_record(item) for item in items)
+
+
+def parse_arrears(content: Source, *, max_bytes: int | None = None) -> ArrearsFile:
+    """Parse and validate an inbound arrears file (no DOCTYPE, no entities, XSD-valid);
+    all records in memory: for tests and small files, ``import_arrears`` streams."""
+    with spool_capped(content, cap=max_bytes or cap_for("sap_arrears"), name=RECORD) as file:
+        checked = _check(file.reader())
+        return ArrearsFile(checked.as_of, list(_records(file.reader())))
+
+
+def _accept(session: Session, spooled: Spooled, source: str, count: int) -> InboxEntry | None:
+    """``ekita.core.outbox.accept_inbound`` for a spooled file: the hash was taken while
+    spooling, so the content is never held in memory whole."""
+    seen = session.scalars(select(InboxEntry.id).where(
+        InboxEntry.adapter == "sap_fi", InboxEntry.kind == "arrears",
+        InboxEntry.content_hash == spooled.sha256)).first()
+    if seen is not None:
+        return None
+    entry = InboxEntry(adapter="sap_fi", kind="arrears", content_hash=spooled.sha256,
+                       source=source[:300], record_count=count)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def import_arrears(session: Session, content: Source | Spooled, source: str,
+                   min_months: int = 2, *, max_bytes: int | None = None) -> ImportResult:
+    """Apply an arrears file once, in the caller's transaction.
+
+    ``content`` is the file's bytes, its path, a binary stream or an upload already
+    spooled; over ``max_bytes`` (default: ``input_caps.sap_arrears``) it is refused before
+    it is read whole, and nothing is applied."""
+    if isinstance(content, Spooled):
+        return _import_spooled(session, content, source, min_months)
+    cap = max_bytes or cap_for("sap_arrears")
+    with spool_capped(content, cap=cap, name=RECORD) as spooled:
+        return _import_spooled(session, spooled, source, min_months)
+
+
+def _import_spooled(session: Session, spooled: Spooled, source: str, min_months: int
+                    ) -> ImportResult:
+    checked = _check(spooled.reader())
+    with session.begin_nested():  # a failure half-way leaves nothing behind
+        return _apply(session, spooled, checked, source, min_months)
+
+
+def _apply(session: Session, spooled: Spooled, checked: _Checked, source: str,
+           min_months: int) -> ImportResult:
+    as_of, count = checked.as_of, checked.records
+    if _accept(session, spooled, source, count) is None:
+        return ImportResult(False, as_of, count, 0, 0)
     cursor = session.get(Cursor, CURSOR)
     if cursor is None:
         cursor = Cursor(name=CURSOR, position=0)
         session.add(cursor)
-    if parsed.as_of.toordinal() < cursor.position:  # a late older file: SAP's past view
-        return ImportResult(True, parsed.as_of, len(parsed.records), 0, 0, stale=True)
-    cursor.position = parsed.as_of.toordinal()
-    cases = {c.pkn: c for c in session.scalars(select(ArrearsCase))}
-    for rec in parsed.records:
+    if as_of.toordinal() < cursor.position:  # a late older file: SAP's past view
+        return ImportResult(True, as_of, count, 0, 0, stale=True)
+    cursor.position = as_of.toordinal()
+    on_list = 0
+    batch: list[ArrearsRecord] = []
+    for rec in _records(spooled.reader()):
+        on_list += rec.months_overdue > min_months
+        batch.append(rec)
+        if len(batch) >= BATCH:
+            _apply_batch(session, batch, as_of)
+            batch = []
+    _apply_batch(session, batch, as_of)
+    cleared = _clear_missing(session, checked.pkns, as_of)
+    return ImportResult(True, as_of, count, on_list, cleared)
+
+
+def _apply_batch(session: Session, batch: list[ArrearsRecord], as_of: date) -> None:
+    if not batch:
+        return
+    cases = {c.pkn: c for c in session.scalars(
+        select(ArrearsCase).where(ArrearsCase.pkn.in_([r.pkn for r in batch])))}
+    for rec in batch:
         case = cases.get(rec.pkn)
         if case is None:
-            case = ArrearsCase(pkn=rec.pkn, status=ArrearsStatus.OPEN, as_of=parsed.as_of,
+            case = ArrearsCase(pkn=rec.pkn, status=ArrearsStatus.OPEN, as_of=as_of,
                                months_overdue=0, amount_overdue_cents=0,
                                oldest_due_date=rec.oldest_due_date)
             session.add(case)
@@ -129,17 +222,20 @@ def import_arrears(session: Session, content: bytes, source: str, min_months: in
         case.months_overdue = rec.months_overdue
         case.amount_overdue_cents = rec.amount_overdue_cents
         case.oldest_due_date = rec.oldest_due_date
-        case.as_of = parsed.as_of
-    listed = {r.pkn for r in parsed.records}
-    cleared = 0
-    for pkn, case in cases.items():
-        if pkn not in listed and case.status in WORKLIST_STATES:
-            case.status, case.cleared_on, case.as_of = (ArrearsStatus.CLEARED, parsed.as_of,
-                                                        parsed.as_of)
-            cleared += 1
-    session.flush()
-    on_list = sum(1 for r in parsed.records if r.months_overdue > min_months)
-    return ImportResult(True, parsed.as_of, len(parsed.records), on_list, cleared)
+        case.as_of = as_of
+    session.flush()  # flushed cases are weakly held: memory stays at one batch
+
+
+def _clear_missing(session: Session, listed: frozenset[str], as_of: date) -> int:
+    """A payer on the worklist whom the newer file does not list has paid."""
+    ids = [cid for cid, pkn in session.execute(select(ArrearsCase.id, ArrearsCase.pkn).where(
+        ArrearsCase.status.in_(WORKLIST_STATES))) if pkn not in listed]
+    for start in range(0, len(ids), BATCH):
+        for case in session.scalars(select(ArrearsCase).where(
+                ArrearsCase.id.in_(ids[start:start + BATCH]))):
+            case.status, case.cleared_on, case.as_of = (ArrearsStatus.CLEARED, as_of, as_of)
+        session.flush()
+    return len(ids)
 
 
 def worklist(session: Session, min_months: int = 2) -> list[ArrearsCase]:

@@ -1,25 +1,27 @@
 """Safe XML parsing and validation against the hub's own XSDs (interfaces.md §2.5).
 
-Inbound XML is parsed without DTDs, entities or network access, and a document with a
-DOCTYPE is refused outright (no XXE, no entity expansion). Outbound documents are
-validated before delivery: an invalid one is our bug, so it is a ``PermanentError``.
+Inbound XML goes through ``ekita.hub.inputs`` (issue 12 item 6): parsed without DTDs,
+entities or network access, and a document with a DOCTYPE is refused, as decided by the
+parser after decoding (UTF-8/16/32, with or without BOM). Outbound documents are validated
+before delivery: an invalid one is our bug, so it is a ``PermanentError``.
 """
 
 from __future__ import annotations
 
 from functools import cache
 from importlib.resources import files
-from io import BytesIO
 
 from lxml import etree
 
-from ekita.core.errors import RuleViolation
+from ekita.hub import inputs
+from ekita.hub.inputs import XmlRefused
+
+__all__ = ["XmlRefused", "parse_checked", "safe_parser", "schema", "validate_stream"]
 
 
 def safe_parser(schema: etree.XMLSchema | None = None) -> etree.XMLParser:
     """A parser that resolves nothing from outside the document."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, dtd_validation=False,
-                           load_dtd=False, huge_tree=False, schema=schema)
+    return inputs.safe_parser(schema)
 
 
 @cache
@@ -29,41 +31,17 @@ def schema(package: str, name: str) -> etree.XMLSchema:
     return etree.XMLSchema(etree.fromstring(data, safe_parser()))
 
 
-class XmlRefused(RuleViolation):
-    """Inbound or outbound XML that is not a valid document of the contract."""
+def parse_checked(content: bytes, xsd: etree.XMLSchema, *, record: str,
+                  max_bytes: int | None = None) -> etree._Element:
+    """Parse untrusted XML safely and validate it; raise ``XmlRefused`` naming the problem.
+    ``max_bytes`` caps an inbound answer (``input_caps.peer_xml``); our own outbound
+    documents are not capped."""
+    return inputs.parse_xml(content, record=record, cap=max_bytes, schema=xsd)
 
 
-def parse_checked(content: bytes, xsd: etree.XMLSchema, *, record: str) -> etree._Element:
-    """Parse untrusted XML safely and validate it; raise ``XmlRefused`` naming the problem."""
-    try:
-        tree = etree.parse(BytesIO(content), safe_parser())
-    except etree.XMLSyntaxError as exc:
-        raise XmlRefused(f"not well-formed XML: {exc}", record=record, field="document",
-                         rule="interfaces.md §2.5: well-formed XML") from None
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise XmlRefused("a DOCTYPE is not allowed", record=record, field="document",
-                         rule="interfaces.md §2.5: XML without DTD or external entities")
-    if not xsd.validate(tree):
-        error = xsd.error_log.last_error
-        raise XmlRefused(f"does not match the schema: line {error.line}: {error.message}",
-                         record=record, field="document",
-                         rule="interfaces.md §5: the hub's XSD")
-    return tree.getroot()
-
-
-def validate_stream(content: bytes, xsd: etree.XMLSchema, *, record: str, tag: str = "IDOC"
-                    ) -> None:
-    """Validate a large document while parsing it, dropping each ``tag`` once parsed."""
-    if b"<!DOCTYPE" in content[:4096]:
-        raise XmlRefused("a DOCTYPE is not allowed", record=record, field="document",
-                         rule="interfaces.md §2.5: XML without DTD or external entities")
-    try:
-        for _, element in etree.iterparse(BytesIO(content), events=("end",), tag=tag,
-                                          schema=xsd, resolve_entities=False, no_network=True,
-                                          load_dtd=False, huge_tree=False):
-            element.clear()  # keep memory flat: drop what was validated
-            while element.getprevious() is not None:
-                del element.getparent()[0]
-    except etree.XMLSyntaxError as exc:
-        raise XmlRefused(f"does not match the schema: {exc}", record=record,
-                         field="document", rule="interfaces.md §5: the hub's XSD") from None
+def validate_stream(content: bytes, xsd: etree.XMLSchema, *, record: str, tag: str = "IDOC",
+                    max_bytes: int | None = None) -> None:
+    """Validate a large document while parsing it, dropping each ``tag`` once parsed; a
+    DOCTYPE is refused by the parser before any content."""
+    for _ in inputs.iter_xml(content, record=record, tag=tag, cap=max_bytes, schema=xsd):
+        pass

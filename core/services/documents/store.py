@@ -17,8 +17,11 @@ from ekita.core.db.conflict import insert_ignoring
 from ekita.core.errors import NotFound, RuleViolation
 from ekita.core.models.documents import DocumentContent
 
-#: Upload cap (interfaces.md §2 rule 5: file-size caps).
+#: Upload cap (interfaces.md §2 rule 5: file-size caps; issue 12 item 6): the ceiling of
+#: every stored document. The API reads uploads under ``input_caps.document`` (default the
+#: same), counting bytes as they arrive, so an oversized upload never reaches this point.
 MAX_BYTES = 20 * 1024 * 1024
+RULE_CAP = "issue 12: input size cap"
 T = DocumentContent.__table__
 
 
@@ -32,8 +35,8 @@ def put(session: Session, data: bytes) -> str:
         raise RuleViolation("the document is empty", record="document", field="content",
                             rule="a filed document has content")
     if len(data) > MAX_BYTES:
-        raise RuleViolation(f"the document is larger than {MAX_BYTES} bytes", record="document",
-                            field="content", rule="interfaces.md §2: file-size caps")
+        raise RuleViolation(f"file larger than {MAX_BYTES // (1024 * 1024)} MB",
+                            record="document", field="size", rule=RULE_CAP)
     digest = sha256(data)
     session.execute(insert_ignoring(T, ("sha256", "size", "data"), ("sha256",)),
                     {"sha256": digest, "size": len(data), "data": data})

@@ -30,8 +30,8 @@ from ekita.core.services.documents.generate import (
     render_document,
 )
 from ekita.core.services.documents.samples import SAMPLES
-from ekita.core.services.documents.store import MAX_BYTES
 from ekita.hub.api.deps import DB, PathId, QueryId, WriteDB
+from ekita.hub.inputs import cap_for, read_upload
 
 router = APIRouter(tags=["documents"])
 UPLOAD_TYPES = frozenset({"application/pdf", "image/jpeg", "image/png", "image/tiff"})
@@ -123,11 +123,10 @@ async def upload(session: WriteDB, request: Request, response: Response, family_
         raise RuleViolation(f"media type {media_type!r} is not accepted", record="document",
                             field="content-type", rule="PDF, JPEG, PNG or TIFF; no signed or "
                                                        "encrypted documents (Anlage J)")
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > MAX_BYTES:
-        raise RuleViolation(f"the document is larger than {MAX_BYTES} bytes", record="document",
-                            field="content", rule="interfaces.md §2: file-size caps")
-    data = await request.body()
+    # Streamed and counted as it arrives (chunked uploads too): over the cap the request
+    # is refused before the rest is read, and nothing is filed (issue 12 item 6).
+    cap = cap_for("document", request.app.state.settings)
+    data = await read_upload(request, cap=cap, name=file_name)
     filing = ff.Filing(
         family_id=family_id, business_key=business_key, doc_class=doc_class,
         title=title or doc_class, file_name=file_name, media_type=media_type,
