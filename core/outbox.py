@@ -222,20 +222,26 @@ def _copy_messages(session: Session, rows: list[dict[str, Any]]) -> None:
                          "outbox_stage ON CONFLICT (idempotency_key) DO NOTHING")
 
 
-def accept_inbound(session: Session, *, adapter: str, kind: str, content: bytes, source: str,
-                   record_count: int = 0) -> InboxEntry | None:
+def accept_inbound(session: Session, *, adapter: str, kind: str, content: bytes | None = None,
+                   source: str, record_count: int = 0,
+                   digest: str | None = None) -> InboxEntry | None:
     """Record an inbound exchange; None when the same content was already accepted.
 
     Call it in the transaction that applies the content: the entry and the changes
-    commit together, so a retried or re-sent file is applied exactly once.
+    commit together, so a retried or re-sent file is applied exactly once. A large file
+    streamed to disk passes the ``digest`` (sha256 hex) taken while spooling instead of
+    its ``content``.
     """
-    digest = checksum(content)
+    if digest is None:
+        if content is None:
+            raise TypeError("accept_inbound needs the content or its digest")
+        digest = checksum(content)
     seen = session.scalars(select(InboxEntry).where(
         InboxEntry.adapter == adapter, InboxEntry.kind == kind,
         InboxEntry.content_hash == digest)).first()
     if seen is not None:
         return None
-    entry = InboxEntry(adapter=adapter, kind=kind, content_hash=digest, source=source,
+    entry = InboxEntry(adapter=adapter, kind=kind, content_hash=digest, source=source[:300],
                        record_count=record_count)
     session.add(entry)
     session.flush()

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from ekita.core.models.contracts import CareContract
-from ekita.core.models.exchange import OutboxMessage
+from ekita.core.models.carrier_exchange import CarrierImportReport
+from ekita.core.models.exchange import InboxEntry, OutboxMessage
 from ekita.plugins.carrier_export import render
 from ekita.plugins.carrier_export.profile import load_profile
 from tests.carrier_kit import rows_of_carrier, world_with_recipient
@@ -58,3 +59,23 @@ def test_export_import_and_octoware_commands(engine, tmp_path):
     unknown = _cli(engine, tmp_path, "export", "carrier", "9999")
     assert unknown.returncode == 1 and "carrier 9999 not found" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def test_import_over_the_cap_is_refused_before_reading(engine, tmp_path):
+    """issue 12 item 6: a carrier file over ``input_caps.carrier_file`` is refused by the
+    CLI with one line naming the size rule, and nothing is applied."""
+    world = world_with_recipient(engine)
+    file = tmp_path / "huge.csv"
+    file.write_bytes(b"x" * 5000)
+    config = tmp_path / "caps.toml"
+    config.write_text("[input_caps]\ncarrier_file = 4096\n")
+    env = {**os.environ, "EKITA_DATABASE_URL": url_of(engine), "EKITA_CONFIG": str(config)}
+    done = subprocess.run([sys.executable, "-m", "ekita.hub.cli.main", "import", "carrier",
+                           str(world.independent), str(file), "--profile", "hub-csv"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "larger than" in done.stderr and "size" in done.stderr
+    assert "Traceback" not in done.stderr
+    with work(engine) as s:
+        assert s.scalars(select(InboxEntry)).all() == []
+        assert s.scalars(select(CarrierImportReport)).all() == []

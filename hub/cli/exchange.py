@@ -88,11 +88,13 @@ def import_carrier_cmd(
     The import runs in a unit of work of the carrier's own principal (issue 12 item 2): it
     matches and changes only what the carrier holds, and the audit names the carrier and
     the channel ``carrier_exchange:cli``."""
+    from ekita.hub.inputs import cap_for, read_capped
     from ekita.plugins.carrier_export.export import carrier_of
     from ekita.plugins.carrier_export.importer import carrier_principal, import_file
 
     settings, loaded, engine = _setup()
-    content = file.read_bytes()
+    # capped before it is read whole (issue 12 item 6); a profile's max_bytes may lower it
+    content = read_capped(file, cap=cap_for("carrier_file", settings))
     with unit_of_work(engine, EXCHANGE) as session:
         carrier_id = carrier_of(session, carrier).id
     chosen = _carrier_profile(settings, loaded, carrier_id, profile)

@@ -32,8 +32,9 @@ from ekita.core.errors import Conflict, NotFound, RuleViolation
 from ekita.core.models.arrears import ArrearsCase, ArrearsStatus
 from ekita.core.models.contracts import CareContract
 from ekita.core.models.events import DomainEvent
-from ekita.core.models.exchange import Cursor, InboxEntry
+from ekita.core.models.exchange import Cursor
 from ekita.core.models.people import Pkn
+from ekita.core.outbox import accept_inbound
 from ekita.hub.inputs import Source, Spooled, cap_for, iter_xml, spool_capped
 from ekita.plugins.sap_fi.idoc import PACKAGE
 from ekita.plugins.sap_fi.xmltools import schema
@@ -143,21 +144,6 @@ def parse_arrears(content: Source, *, max_bytes: int | None = None) -> ArrearsFi
         return ArrearsFile(checked.as_of, list(_records(file.reader())))
 
 
-def _accept(session: Session, spooled: Spooled, source: str, count: int) -> InboxEntry | None:
-    """``ekita.core.outbox.accept_inbound`` for a spooled file: the hash was taken while
-    spooling, so the content is never held in memory whole."""
-    seen = session.scalars(select(InboxEntry.id).where(
-        InboxEntry.adapter == "sap_fi", InboxEntry.kind == "arrears",
-        InboxEntry.content_hash == spooled.sha256)).first()
-    if seen is not None:
-        return None
-    entry = InboxEntry(adapter="sap_fi", kind="arrears", content_hash=spooled.sha256,
-                       source=source[:300], record_count=count)
-    session.add(entry)
-    session.flush()
-    return entry
-
-
 def import_arrears(session: Session, content: Source | Spooled, source: str,
                    min_months: int = 2, *, max_bytes: int | None = None) -> ImportResult:
     """Apply an arrears file once, in the caller's transaction.
@@ -182,7 +168,8 @@ def _import_spooled(session: Session, spooled: Spooled, source: str, min_months:
 def _apply(session: Session, spooled: Spooled, checked: _Checked, source: str,
            min_months: int) -> ImportResult:
     as_of, count = checked.as_of, checked.records
-    if _accept(session, spooled, source, count) is None:
+    if accept_inbound(session, adapter="sap_fi", kind="arrears", digest=spooled.sha256,
+                      source=source, record_count=count) is None:
         return ImportResult(False, as_of, count, 0, 0)
     cursor = session.get(Cursor, CURSOR)
     if cursor is None:
