@@ -11,8 +11,8 @@ import sys
 import pytest
 from sqlalchemy import select
 
-from ekita.core.models.contracts import CareContract
 from ekita.core.models.carrier_exchange import CarrierImportReport
+from ekita.core.models.contracts import CareContract
 from ekita.core.models.exchange import InboxEntry, OutboxMessage
 from ekita.plugins.carrier_export import render
 from ekita.plugins.carrier_export.profile import load_profile
