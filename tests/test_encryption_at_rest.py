@@ -194,6 +194,13 @@ def test_childminder_iban_masked_in_responses_and_audit_for_roles_without_the_ri
     assert masked.status_code == 200 and CM_IBANS[0] not in masked.text
     shown = http.get(path, params={"on": "2999-01-01"}, headers=key(engine, Role.ADMIN))
     assert shown.status_code == 200 and CM_IBANS[0] in shown.text
+    # the audit view opens the ciphertext for a role with the right, never shows a token
+    admin_audit = http.get("/api/v1/audit", params={"entity": "childminder",
+                                                    "entity_id": ids["childminder"]},
+                           headers=key(engine, Role.ADMIN)).json()["items"]
+    values = {v for row in admin_audit for v in row["changes"]["iban"] if v is not None}
+    assert values & set(CM_IBANS)
+    assert all(v.startswith("DE") and len(v) == 22 for v in values)  # IBANs, not tokens
 
 
 def test_health_notes_masked_for_roles_outside_the_facility(engine: Engine) -> None:

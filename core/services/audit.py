@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ekita.core.access import Permission, Principal
+from ekita.core.access import MASK, Permission, Principal
 from ekita.core.db.base import Tracked
+from ekita.core.db.types import encrypted_keys, unseal
 from ekita.core.models import AuditEvent
 from ekita.core.policy import audit_scope, policy_for, tracked_entities, view
 from ekita.core.services.base import load, page, require
@@ -30,9 +31,16 @@ def masked_changes(session: Session, ev: AuditEvent, who: Principal) -> dict[str
     cls = TRACKED.get(ev.entity)
     if cls is None:
         return {}
-    befores = view(session, who, cls, {k: v[0] for k, v in ev.changes.items()})
-    afters = view(session, who, cls, {k: v[1] for k, v in ev.changes.items()})
+    befores = _opened(cls, view(session, who, cls, {k: v[0] for k, v in ev.changes.items()}))
+    afters = _opened(cls, view(session, who, cls, {k: v[1] for k, v in ev.changes.items()}))
     return {k: [befores[k], afters[k]] for k in ev.changes if k in befores and k in afters}
+
+
+def _opened(cls: type[Tracked], values: dict[str, Any]) -> dict[str, Any]:
+    """Encrypted columns are ciphertext in the change log (issue 12 item 3): a role that may
+    see such a field (not masked by ``view``) gets it in clear; masked ones stay masked."""
+    keys = {k for k in encrypted_keys(cls) & values.keys() if values[k] not in (None, MASK)}
+    return {**values, **unseal(cls, {k: values[k] for k in keys})} if keys else values
 
 
 def audit_events(
