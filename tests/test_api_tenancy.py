@@ -29,9 +29,11 @@ def test_without_key_is_401(setup, path):
 
 
 def test_health_needs_no_key(setup):
-    """Issue 2 item 8: /health reports the database and the loaded plugins."""
-    _world, api, _engine = setup
-    body = api.get("/health").json()
+    """Issue 2 item 8, issue 12 item 9: /health answers without a key (only up or down);
+    an ops key sees the database and the loaded plugins."""
+    _world, api, engine = setup
+    assert api.get("/health").json() == {"status": "up"}
+    body = api.get("/health", headers=key(engine, Role.OPS)).json()
     assert body["database"]["ok"] is True
     assert "meso" in body["plugins"]
 

@@ -154,7 +154,7 @@ def test_serve_answers_over_real_http(tmp_path):
                 break
             except httpx.TransportError:
                 time.sleep(0.2)
-        assert health is not None and health.json()["status"] == "ok"
+        assert health is not None and health.json() == {"status": "up"}
         token = cli("users", "create", "--role", "admin", env=env, cwd=tmp_path).stdout.strip()
         r = httpx.get(f"http://127.0.0.1:{port}/api/v1/stadtteile",
                       headers={"Authorization": f"Bearer {token}"}, timeout=5)

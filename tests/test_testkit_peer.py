@@ -469,3 +469,43 @@ class PeerStateMachine(RuleBasedStateMachine):
 
 TestPeerStateMachine = PeerStateMachine.TestCase
 TestPeerStateMachine.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+
+
+# --- the hostile peer (issue 12 item 5) -----------------------------------------------
+
+
+def _raw_get(url: str, wait_s: float) -> bytes:
+    """One GET over a bare socket, collecting whatever arrives within ``wait_s``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=wait_s) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        got, end = b"", time.monotonic() + wait_s
+        while time.monotonic() < end:
+            sock.settimeout(max(0.01, end - time.monotonic()))
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            got += chunk
+        return got
+
+
+def test_hostile_peer_drips_hangs_floods_and_answers_garbage() -> None:
+    """Issue 12 item 5: the test kit's hostile peer really misbehaves at the byte level:
+    drip sends one byte per interval (headers included), hang sends nothing, flood sends
+    more than any cap, garbage sends the programmed body."""
+    from ekita.hub.testkit.hostile import HostilePeer, deep_json
+
+    with HostilePeer("drip", interval=0.2) as peer:
+        assert 1 <= len(_raw_get(peer.url, 1.1)) <= 6  # ~5 bytes in 1.1 s, not the answer
+    with HostilePeer("hang") as peer:
+        assert _raw_get(peer.url, 0.5) == b"" and peer.requests == 1
+    with HostilePeer("flood") as peer:
+        assert len(_raw_get(peer.url, 0.5)) > 1024 * 1024
+    with HostilePeer("garbage", body=deep_json(10), status=502) as peer:
+        answer = _raw_get(peer.url, 0.5)
+        assert answer.startswith(b"HTTP/1.1 502") and answer.endswith(b"[" * 10 + b"]" * 10)

@@ -1,56 +1,67 @@
 """Delivering over HTTP: one keep-alive client per process, the send, the answer's class.
 
 The idempotency key travels in the ``Idempotency-Key`` header, so a peer that
-deduplicates applies a repeated attempt once. Timeouts and connection errors are
-transient; HTTP answers are classified by the adapter's ``retry.retryable_status``.
+deduplicates applies a repeated attempt once. Every call goes through ``ekita.hub.peers``:
+the adapter's ``timeout_s`` is the *total* deadline of the attempt (connect plus every
+read) and the answer is capped at ``MAX_ANSWER_BYTES`` (issue 12 item 5: a dripping,
+hanging or flooding peer never holds a worker). Deadlines and connection errors are
+transient, an answer over the cap permanent; HTTP answers are classified by the adapter's
+``retry.retryable_status``.
 Adapters with their own answer format (DOMEA's acknowledgements) use ``send`` and read
 the response themselves; the rest use ``receipt`` or ``post_json``.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import httpx
 
 from ekita.core.outbox import payload_bytes
-from ekita.hub.delivery.errors import PermanentError, TransientError
+from ekita.hub import peers
+from ekita.hub.delivery.errors import MalformedAnswer, PermanentError, TransientError
 from ekita.hub.registrations import Delivery, DeliveryReceipt
 
-_lock = threading.Lock()
-_client: httpx.Client | None = None
+MAX_ANSWER_BYTES = 1024 * 1024  # receipts and acknowledgements are a few KiB
 
 
 def shared_client() -> httpx.Client:
-    """One keep-alive client per process (httpx clients are thread-safe)."""
-    global _client
-    with _lock:
-        if _client is None:
-            _client = httpx.Client()
-        return _client
+    """The process's keep-alive client (its calls are bounded only inside ``peers.call``)."""
+    return peers.client()
 
 
 def send(url: str, delivery: Delivery, *, content: bytes, content_type: str,
-         headers: dict[str, str] | None = None) -> httpx.Response:
-    """POST one attempt; a timeout or a failed connection is a ``TransientError``."""
+         headers: dict[str, str] | None = None, method: str = "POST") -> httpx.Response:
+    """One attempt within ``delivery.timeout_s`` in total; the answer read and capped.
+
+    A deadline or a failed connection is a ``TransientError``, an answer over the cap a
+    ``PermanentError``; the returned response is complete (``.content`` is in memory).
+    """
+    answer = peers.call(
+        method, url, peer=delivery.adapter, deadline_s=delivery.timeout_s,
+        max_bytes=MAX_ANSWER_BYTES, content=content,
+        headers={"Content-Type": content_type, "Idempotency-Key": delivery.idempotency_key,
+                 **(headers or {})})
+    return answer.response()
+
+
+def get(url: str, delivery: Delivery) -> httpx.Response:
+    """A bounded, capped GET (the "did this key take effect?" check before a resend)."""
+    answer = peers.call("GET", url, peer=delivery.adapter, deadline_s=delivery.timeout_s,
+                        max_bytes=MAX_ANSWER_BYTES)
+    return answer.response()
+
+
+def json_of(response: httpx.Response, peer: str) -> Any:
+    """The answer as JSON, ``None`` when it is not JSON or nested absurdly deep."""
     try:
-        return shared_client().post(
-            url, content=content, timeout=delivery.timeout_s,
-            headers={"Content-Type": content_type,
-                     "Idempotency-Key": delivery.idempotency_key, **(headers or {})})
-    except httpx.TimeoutException as exc:
-        raise TransientError(f"timeout after {delivery.timeout_s:g} s ({type(exc).__name__})"
-                             ) from None
-    except httpx.TransportError as exc:
-        raise TransientError(f"connection failed ({type(exc).__name__})") from None
+        return peers.parse_json(response.content, peer)
+    except MalformedAnswer:
+        return None
 
 
 def _error_detail(response: httpx.Response) -> str:
-    try:
-        body: Any = response.json()
-    except ValueError:
-        return ""
+    body = json_of(response, "peer")
     return str(body.get("error", ""))[:200] if isinstance(body, dict) else ""
 
 

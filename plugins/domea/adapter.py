@@ -27,7 +27,7 @@ from ekita.core.db.conflict import insert_ignoring
 from ekita.core.models.documents import DocumentDmsRef, FamilyFile, FiledDocument
 from ekita.core.services.documents import store
 from ekita.hub.delivery.errors import PermanentError, TransientError
-from ekita.hub.delivery.http import send
+from ekita.hub.delivery.http import json_of, send
 from ekita.hub.registrations import AdapterSettings, Delivery, DeliveryReceipt
 from ekita.plugins.domea import container, messages
 from ekita.plugins.domea.ids import process_uuid
@@ -153,8 +153,8 @@ def _record(conn: Connection, ack: messages.Acknowledgement) -> None:
 def deliver(delivery: Delivery) -> DeliveryReceipt:
     """Build, validate, send one container; read the DMS's 0629/0630 answer."""
     settings: Any = delivery.settings
-    # One connection and transaction per delivery: it reads the stored objects and
-    # records the DMS's answer (on PostgreSQL four round trips fewer than one each).
+    # One connection per delivery: it reads the stored objects, ends that read transaction
+    # before the DMS is called (issue 12 item 5), and records the DMS's answer.
     with _engine(settings).connect() as conn:
         receipt = _send(delivery, settings, conn)
         conn.commit()
@@ -163,13 +163,11 @@ def deliver(delivery: Delivery) -> DeliveryReceipt:
 
 def _send(delivery: Delivery, settings: Any, conn: Connection) -> DeliveryReceipt:
     _, packed = build(delivery, settings, conn)
+    conn.rollback()  # only read so far: no transaction stays open while the DMS answers
     url = f"{settings.url.rstrip('/')}{PATH}"
     response = send(url, delivery, content=packed.data, content_type="application/zip",
                     headers={"X-Container-Name": packed.name})
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    body = json_of(response, "domea")  # bounded, capped, depth-checked (issue 12 item 5)
     if response.status_code in delivery.retryable_status:
         raise TransientError(f"HTTP {response.status_code} from {url}")
     acks = _acknowledgements(body)

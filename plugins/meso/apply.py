@@ -54,7 +54,12 @@ def fields_of(session: Session, app: Application) -> dict[str, Any] | None:
 
     Exactly the declared request fields (C5); ``None`` when no address is known.
     """
-    child = session.get(Child, app.children[0].child_id) if app.children else None
+    return fields_of_child(session, app.children[0].child_id) if app.children else None
+
+
+def fields_of_child(session: Session, child_id: int) -> dict[str, Any] | None:
+    """The request fields for one child (its address, else its family's first guardian's)."""
+    child = session.get(Child, child_id)
     if child is None:
         return None
     holder: Any = child

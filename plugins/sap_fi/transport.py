@@ -16,11 +16,8 @@ import json
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
-
-from ekita.hub.delivery.errors import TransientError
 from ekita.hub.delivery.files import drop, file_name
-from ekita.hub.delivery.http import receipt, send, shared_client
+from ekita.hub.delivery.http import get, json_of, receipt, send
 from ekita.hub.registrations import Delivery, DeliveryReceipt
 
 
@@ -31,16 +28,15 @@ def to_drop_dir(directory: str, delivery: Delivery, document: bytes, suffix: str
 
 
 def _already_taken(url: str, delivery: Delivery) -> str | None:
-    """Ask the peer whether the key took effect; its reference if so, None otherwise."""
-    try:
-        answer = shared_client().get(
-            f"{url}/messages/{quote(delivery.idempotency_key, safe='')}",
-            timeout=delivery.timeout_s)
-    except httpx.HTTPError as exc:
-        raise TransientError(f"peer not reachable for the check ({type(exc).__name__})"
-                             ) from None
+    """Ask the peer whether the key took effect; its reference if so, None otherwise.
+
+    Bounded and capped like the send (issue 12 item 5); an unreadable 200 still means
+    "taken", so nothing is sent twice."""
+    answer = get(f"{url}/messages/{quote(delivery.idempotency_key, safe='')}", delivery)
     if answer.status_code == 200:
-        return str(answer.json().get("reference") or "already delivered")
+        body = json_of(answer, delivery.adapter)
+        found = body.get("reference") if isinstance(body, dict) else None
+        return str(found) if isinstance(found, str | int) and found else "already delivered"
     return None
 
 

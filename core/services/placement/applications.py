@@ -43,7 +43,7 @@ from ekita.core.services.placement import routing
 from ekita.core.services.placement.eligibility import HORT_TYPES, allowed_care_types
 from ekita.core.services.placement.events import Kind, emit
 from ekita.core.services.placement.rules import PlacementRules
-from ekita.core.services.registries import intake_check
+from ekita.core.services.registries import intake_check, prefetch_intake
 from ekita.core.tracking import principal_of, today
 
 RECORD = "application"
@@ -242,6 +242,7 @@ def submit(session: Session, data: dict[str, Any], rules: PlacementRules,
         raise bad(f"missing consent: {', '.join(missing)}", "consents",
                   "privacy, transfer and terms confirmed before storing (3.3.2, C1)")
     child_ids = list(data.get("child_ids") or [])
+    prefetch_intake(session, child_ids, on)  # MESO before the first write (issue 12 item 5)
     child_ids += _unborn_children(session, data.get("unborn_children") or [], on)
     kids = _children(session, child_ids, on)
     _one_active(session, [k.id for k in kids])

@@ -2,7 +2,9 @@
 
 The suggestions come from whatever street directory a plugin installed in the core's
 registries slot (the KIS plugin: embedded directory or KIS REST); none installed, none
-suggested.
+suggested. The route opens no database session (``Who`` authenticates in a unit of work
+of its own, closed before), so a KIS call here never runs inside a transaction; a slow or
+garbage KIS falls back to the embedded directory within its deadline (issue 12 item 5).
 """
 
 from __future__ import annotations
