@@ -30,6 +30,7 @@ import httpcore
 import httpx
 from lxml import etree
 
+from ekita.hub import inputs
 from ekita.hub.delivery.errors import (
     AnswerTooLarge,
     DeadlineExceeded,
@@ -238,19 +239,10 @@ def parse_json(data: bytes, peer: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     return value
 
 
-def xml_parser() -> etree.XMLParser:
-    """No DTD, no entities, no network, no huge trees (data-protection SEC6)."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           huge_tree=False, remove_comments=True, remove_pis=True)
-
-
 def parse_xml(data: bytes, peer: str) -> etree._Element:
-    """Peer XML, or ``MalformedAnswer`` (not XML, a DOCTYPE, too deep for libxml2)."""
+    """Peer XML through the hub's one safe parser (``ekita.hub.inputs``: no DTD, entities or
+    network, DOCTYPE refused after decoding), or ``MalformedAnswer``."""
     try:
-        root = etree.fromstring(data, xml_parser())
-    except (etree.XMLSyntaxError, ValueError) as exc:
-        raise MalformedAnswer(f"{peer}: answer is not well-formed XML "
-                              f"({type(exc).__name__})") from None
-    if root.getroottree().docinfo.doctype:
-        raise MalformedAnswer(f"{peer}: answer with a DOCTYPE refused (SEC6)")
-    return root
+        return inputs.parse_xml(data, record=peer)
+    except inputs.XmlRefused as exc:
+        raise MalformedAnswer(f"{peer}: answer refused: {exc.message}") from None

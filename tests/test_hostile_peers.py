@@ -172,7 +172,10 @@ def test_peer_json_and_xml_parsers_refuse_bombs_cleanly():
         peers.parse_xml(deep_xml(), "test")
     with pytest.raises(MalformedAnswer, match="DOCTYPE"):
         peers.parse_xml(entity_xml(), "test")
-    with pytest.raises(MalformedAnswer, match="not well-formed"):
+    for encoding in ("utf-16-le", "utf-16-be", "utf-32-le"):  # no BOM: decided after decoding
+        with pytest.raises(MalformedAnswer, match="DOCTYPE"):
+            peers.parse_xml('<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>'.encode(encoding), "test")
+    with pytest.raises(MalformedAnswer):
         peers.parse_xml(b"<a><b></a>", "test")
     assert peers.parse_xml(b"<a><b>1</b></a>", "test").findtext("b") == "1"
 
@@ -488,3 +491,21 @@ def test_deadline_contexts_nest_to_the_earlier_end():
     with peers.deadline(5.0) as outer, peers.deadline(60.0) as inner:
         assert inner == outer
     assert peers._deadline.get() is None  # no deadline left behind
+
+
+@pytest.mark.parametrize("mode", ["hang", "flood", "garbage"])
+def test_arrears_fetch_from_a_hostile_sap_is_bounded(mode):
+    """Issue 12 items 5 and 6: the daily arrears fetch from SAP-FI ends within its total
+    deadline, stops a flood at the arrears cap and turns garbage into a clear error."""
+    from datetime import date
+
+    from ekita.hub.delivery.errors import DeliveryError
+    from ekita.plugins.sap_fi import fetch_arrears
+    from ekita.plugins.sap_fi.settings import SapFiSettings
+
+    with HostilePeer(mode, interval=0.5, body=b'{"document": 17}') as peer:  # type: ignore[arg-type]
+        config = SapFiSettings(url=peer.url, arrears_timeout_s=1.0)
+        started = time.monotonic()
+        with pytest.raises(DeliveryError):
+            fetch_arrears(config, date(2027, 4, 2))
+        assert time.monotonic() - started < 2.5

@@ -155,8 +155,10 @@ class Worker:
             reason = f"retries exhausted after {row.attempts} attempts; last: {reason}"[:2000]
         out.failed.append({"b_id": row.id, "b_status": MessageStatus.DEAD, "b_error": reason,
                            "b_next": finished})
+        # the error's class only: a peer's error text may echo personal data (issue 12
+        # item 8); the whole reason is in the message's last_error for ops
         log.warning("message %s (%s.%s) dead-lettered: %s", row.id, row.adapter,
-                    row.operation, reason)
+                    row.operation, type(error).__name__)
         return "dead"
 
     def _record(self, out: _Outcomes) -> None:

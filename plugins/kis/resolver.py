@@ -74,7 +74,7 @@ def confirm(settings: KisSettings, engine: Any, entity: str, entity_id: int,
         found = exc
     except client.KisUnavailable as exc:
         log.warning("KIS unavailable, %s %s stays on the embedded directory and goes on the "
-                    "review list: %s", entity, entity_id, exc)
+                    "review list: %s", entity, entity_id, type(exc).__name__)
         found = None  # type: ignore[assignment]
     with unit_of_work(engine, Principal.system("kis", "district")) as session:
         record = session.get(MODELS[entity], entity_id)

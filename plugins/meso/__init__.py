@@ -89,8 +89,8 @@ def prefetch(session: Session, child_ids: list[int], on: date) -> None:
         result = client.check(settings, f"{NAME}:intake:pre:{uuid.uuid4().hex}",
                               Purpose.INTAKE, fields, settings.intake_timeout_s)
     except Exception as exc:  # DeliveryError, or a bug: either way "check pending", no 500
-        reason = exc if isinstance(exc, DeliveryError) else type(exc).__name__
-        log.warning("MESO intake check degraded to 'check pending': %s", reason)
+        # the class only: a SOAP fault may echo the request's personal data (issue 12 item 8)
+        log.warning("MESO intake check degraded to 'check pending': %s", type(exc).__name__)
     session.info[PREFETCHED] = (fields, result)
 
 

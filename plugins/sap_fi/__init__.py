@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 import typer
 
 from ekita.core.errors import RuleViolation
+from ekita.hub import peers
 from ekita.hub.cli.groups import peer_app, sub_app
-from ekita.hub.delivery.errors import PermanentError, TransientError
-from ekita.hub.delivery.http import shared_client
+from ekita.hub.delivery.errors import MalformedAnswer, PermanentError, TransientError
 from ekita.hub.hookspecs import hookimpl
+from ekita.hub.inputs import cap_for
 from ekita.hub.registrations import (
     AdapterRegistration,
     Delivery,
@@ -100,20 +101,21 @@ def fetch_arrears(config: SapFiSettings, as_of: date) -> list[tuple[str, bytes |
     if config.arrears_dir:
         found += [(str(p), p) for p in sorted(Path(config.arrears_dir).glob("*.xml"))]
     elif config.transport == "http" and config.url:
-        import httpx
-
         url = f"{config.url.rstrip('/')}/sap/arrears/{as_of.isoformat()}"
-        try:
-            answer = shared_client().get(url, timeout=30.0)
-            answer.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise TransientError(f"arrears file not fetched: {type(exc).__name__}") from None
-        found.append((url, answer.json()["document"].encode("utf-8")))
+        # a total deadline and the arrears cap (JSON adds little to the document) (issue 12
+        # items 5, 6): a slow or flooding SAP cannot hold the job or exhaust the hub
+        answer = peers.call("GET", url, peer=NAME, deadline_s=config.arrears_timeout_s,
+                            max_bytes=cap_for("sap_arrears") + 64 * 1024)
+        if answer.status_code != 200:
+            raise TransientError(f"arrears file not fetched: HTTP {answer.status_code}")
+        document = answer.json()
+        if not isinstance(document, dict) or not isinstance(document.get("document"), str):
+            raise MalformedAnswer("sap_fi: arrears answer without a 'document' text")
+        found.append((url, document["document"].encode("utf-8")))
     return found
 
 
 def _arrears_import(ctx: JobContext) -> None:
-    from ekita.hub.inputs import cap_for
     from ekita.plugins.sap_fi.arrears import import_arrears
 
     config = adapter_config(ctx.settings)
@@ -162,7 +164,6 @@ def register_commands(cli: typer.Typer) -> None:
         from ekita.core.access import Principal
         from ekita.core.db.session import make_engine, unit_of_work
         from ekita.hub.config import load_settings
-        from ekita.hub.inputs import cap_for
         from ekita.plugins.sap_fi.arrears import import_arrears
 
         settings = load_settings()

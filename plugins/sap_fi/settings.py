@@ -32,3 +32,5 @@ class SapFiSettings(AdapterSettings):
     controlling_area: str = "1000"  # KOKRS
     arrears_months: int = Field(default=2, ge=0)  # worklist: more than this many months
     arrears_dir: str | None = None  # the daily import reads *.xml files from here
+    # fetching the arrears file over HTTP: the whole answer within this time (issue 12 item 5)
+    arrears_timeout_s: float = Field(default=30.0, gt=0, le=600)
