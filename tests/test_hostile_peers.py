@@ -101,10 +101,7 @@ HOSTILE_MODES = ["drip", "hang", "flood"]
 @pytest.fixture(autouse=True)
 def _uninstall() -> Iterator[None]:
     yield
-    registries.install_intake_check(None)
-    registries.install_intake_prefetch(None)
-    registries.install_district_resolver(None)
-    registries.install_street_suggester(None)
+    registries.uninstall_all()
     kis._state["settings"] = kis.KisSettings()
     meso._state["settings"] = MesoSettings()
 

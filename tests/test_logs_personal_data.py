@@ -63,10 +63,7 @@ def peers() -> Iterator[tuple[KisPeer, MesoPeer]]:
 def _uninstall(peers: tuple[KisPeer, MesoPeer]) -> Iterator[None]:
     peers[1].service.clear()
     yield
-    registries.install_district_resolver(None)
-    registries.install_street_suggester(None)
-    registries.install_intake_check(None)
-    registries.install_intake_prefetch(None)
+    registries.uninstall_all()
     kis._state["settings"] = kis.KisSettings()
 
 

@@ -62,6 +62,11 @@ def install_street_suggester(suggester: StreetSuggester | None) -> None:
     _slots["streets"] = suggester
 
 
+def uninstall_all() -> None:
+    """Empty every slot: the hub without registry adapters (tests reset with it)."""
+    _slots.update(dict.fromkeys(_slots))
+
+
 def suggest_streets(prefix: str, limit: int = 20) -> list[dict[str, str]]:
     suggester: StreetSuggester | None = _slots["streets"]
     return suggester(prefix, limit) if suggester is not None else []
