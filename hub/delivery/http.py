@@ -1,4 +1,4 @@
-"""Delivering over HTTP: one keep-alive client per process, the send, the answer's class.
+"""Delivering over HTTP: the send and the answer's class.
 
 The idempotency key travels in the ``Idempotency-Key`` header, so a peer that
 deduplicates applies a repeated attempt once. Every call goes through ``ekita.hub.peers``:
@@ -23,11 +23,6 @@ from ekita.hub.delivery.errors import MalformedAnswer, PermanentError, Transient
 from ekita.hub.registrations import Delivery, DeliveryReceipt
 
 MAX_ANSWER_BYTES = 1024 * 1024  # receipts and acknowledgements are a few KiB
-
-
-def shared_client() -> httpx.Client:
-    """The process's keep-alive client (its calls are bounded only inside ``peers.call``)."""
-    return peers.client()
 
 
 def send(url: str, delivery: Delivery, *, content: bytes, content_type: str,
