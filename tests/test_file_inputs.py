@@ -578,3 +578,36 @@ def test_arrears_just_under_the_real_default_cap_stay_under_300_mb(tmp_path):
     assert code == "0", output
     assert f"{count} payers" in output
     assert int(peak_kb) < 300 * 1024, f"peak RSS {int(peak_kb) // 1024} MB"
+
+
+def test_carrier_csv_just_under_the_real_default_cap_stays_under_300_mb(engine, tmp_path):
+    """Issue 12 item 6 (carrier CSV): the CLI imports a file one byte under the real
+    default cap (``input_caps.carrier_file``, about 625,000 rows of children the carrier
+    does not hold) in a subprocess with a peak RSS under 300 MB; every row is quarantined
+    and the report stays bounded."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("one database suffices: the memory is the importer's, not the server's")
+    world = build_world(engine)
+    cap = inputs.cap_for("carrier_file")
+    header, line = render([{**ROW, "facility": "KST-B1"}], CSV, {})[0].splitlines(True)[:2]
+    path = tmp_path / "carrier.csv"
+    rows = 0
+    with path.open("wb") as out:
+        out.write(header)
+        size = len(header)
+        while size + len(line) < cap:
+            out.write(line)
+            size += len(line)
+            rows += 1
+        out.write(b"\n" * (cap - 1 - size))  # blank lines up to one byte under the cap
+    assert path.stat().st_size == cap - 1
+    env = {**os.environ, "EKITA_DATABASE_URL": str(engine.url)}
+    env.pop("EKITA_CONFIG", None)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, sys.executable, "-m", "ekita.hub.cli.main", "import",
+         "carrier", str(world.independent), str(path), "--profile", "hub-csv", "--json"],
+        env=env, capture_output=True, text=True, check=True, timeout=600)
+    code, peak_kb, output = done.stdout.split(" ", 2)
+    assert code in ("0", "1"), output  # exit 1: the file was refused or wholly quarantined
+    assert f'"quarantined": {rows}' in output or f"quarantined: {rows}" in output, output
+    assert int(peak_kb) < 300 * 1024, f"peak RSS {int(peak_kb) // 1024} MB"
