@@ -111,6 +111,10 @@ def test_statute_versions_through_the_api(engine):
     params["full9"] = {**params["full9"], "KK": "199.36"}
     r = api.post("/api/v1/fees/statutes", headers=finance, json={
         "name": "Satzung 2013", "valid_from": "2013-09-01", "params": params})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "params.full9.KK"
+    params["cost_basis"] = {g: b for g, b in params["cost_basis"].items() if g != "KK"}
+    r = api.post("/api/v1/fees/statutes", headers=finance, json={
+        "name": "Satzung 2013", "valid_from": "2013-09-01", "params": params})
     assert r.status_code == 201, r.text
     after = api.get("/api/v1/fees/preview", params={"contract_id": fam.contracts[0],
                                                     "period": "2013-09"}, headers=finance)
@@ -142,7 +146,7 @@ def test_statute_version_is_corrected_or_withdrawn_until_it_is_used(engine):
     api, _city, _fam = _setup(engine)
     finance, zvs = key(engine, Role.FINANCE), key(engine, Role.ZVS)
     base = api.get("/api/v1/fees/statutes", headers=finance).json()[0]
-    params = {**base["params"], "published": {}}
+    params = {**base["params"], "published": {}, "cost_basis": {}}
     params["full9"] = {**params["full9"], "KK": "199.36"}
     new = api.post("/api/v1/fees/statutes", headers=finance, json={
         "name": "Satzung 2013", "valid_from": "2013-09-01", "params": params}).json()

@@ -151,6 +151,7 @@ def test_statute_change_on_1_september_recomputes_every_contract(engine):
                                          "valid_from": date(2013, 9, 1)})
         data.params.full9["KK"] = data.params.full9["KK"] + 10
         data.params.published = {}
+        data.params.cost_basis = {}  # the new 9-hour fee is given directly
         create_statute(s, data)
         pending = pending_corrections(s, on=date(2013, 9, 10))
         assert [(ln["period"], ln["amount_cents"]) for ln in pending] == [("2013-09", 1000)] * 3

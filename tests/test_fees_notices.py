@@ -60,6 +60,7 @@ def _city(s):
                                      "valid_from": SWITCH})
     data.params.full9["KG"] = data.params.full9["KG"] + 20
     data.params.published = {}
+    data.params.cost_basis = {}  # the new 9-hour fee is given directly
     create_statute(s, data)
     return siblings, single, independent, excluded
 

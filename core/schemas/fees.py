@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ekita.core.models.fees import FactKind, FeeType, LineKind, PaymentMethod
 from ekita.core.schemas.common import MAX_CENTS, MAX_ID
-from ekita.core.services.fees.rules import FeeGroup
+from ekita.core.services.fees.rules import CellOrigin, FeeGroup
 
 Amount = Annotated[Decimal, Field(ge=0, le=Decimal("9999999.99"), max_digits=9, decimal_places=2)]
 Pct = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
@@ -19,17 +19,36 @@ Hours = Annotated[Decimal, Field(gt=0, le=12, max_digits=4, decimal_places=2)]
 Period = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-09"])]
 
 
-class StatuteParams(BaseModel):
-    """The statute's fee tables and percentages as data (fees.md §3, §4, §5, §8).
+def _hours_key(key: str, where: str) -> None:
+    if not re.fullmatch(r"\d+(\.\d+)?", key):
+        raise ValueError(f"{where}.{key}: the tier is a number of hours")
 
-    ``full9`` is the 9-hour full fee per group; every tier derives from it by D1.
-    ``published`` (optional) holds the printed table — group → hours →
-    [1st, 2nd, 1st single parent, 2nd single parent] — and is checked against D1–D5.
+
+class CostBasis(BaseModel):
+    """What a care type's 9-hour fee follows from (3.10.13, B §11(1), SächsKitaG §15(2)):
+    the published monthly operating costs and the parents' share of them in percent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    operating_costs: Amount
+    parents_share_pct: Pct
+
+
+class StatuteParams(BaseModel):
+    """The statute's fee tables and percentages as data (fees.md §3, §4, §5, §8, §14.3).
+
+    ``full9`` is the 9-hour full fee per group, given directly or following from
+    ``cost_basis`` (operating costs × parents' share, rounded half-up; both given: they must
+    agree); every tier derives from it by D1. ``published`` (optional) holds the printed
+    table — group → hours → [1st, 2nd, 1st single parent, 2nd single parent] — and is
+    checked against D1–D5. ``overrides`` sets the full fee of a tier that would otherwise
+    be derived (decision D10): group → hours → amount.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    full9: dict[FeeGroup, Amount]
+    full9: dict[FeeGroup, Amount] = Field(default_factory=dict)
+    cost_basis: dict[FeeGroup, CostBasis] = Field(default_factory=dict)
     tiers: dict[FeeGroup, list[Hours]]
     second_child_pct: Pct = Decimal(40)
     single_parent_pct: Pct = Decimal(10)
@@ -38,14 +57,24 @@ class StatuteParams(BaseModel):
     non_pickup: Amount = Decimal("25.00")
     due_day: int = Field(default=15, ge=1, le=28)
     published: dict[FeeGroup, dict[str, list[Amount]]] = Field(default_factory=dict)
+    overrides: dict[FeeGroup, dict[str, Amount]] = Field(default_factory=dict)
 
     @field_validator("published")
     @classmethod
     def _four_columns(cls, value: dict) -> dict:
         for group, rows in value.items():
             for hours, row in rows.items():
-                if not re.fullmatch(r"\d+(\.\d+)?", hours) or len(row) != 4:
+                _hours_key(hours, f"published.{group}")
+                if len(row) != 4:
                     raise ValueError(f"published.{group}.{hours}: four amounts per tier")
+        return value
+
+    @field_validator("overrides")
+    @classmethod
+    def _tier_keys(cls, value: dict) -> dict:
+        for group, cells in value.items():
+            for hours in cells:
+                _hours_key(hours, f"overrides.{group}")
         return value
 
 
@@ -66,7 +95,18 @@ class StatuteChange(BaseModel):
     params: StatuteParams | None = None
 
 
+class CellOut(BaseModel):
+    """One fee table cell and where it comes from (decision D10)."""
+
+    amount: Decimal
+    origin: CellOrigin
+
+
 class StatuteOut(BaseModel):
+    """A version with its parameters and every cell of its fee table, each marked
+    published, derived or overridden (issue 13 item 7): group → hours →
+    [1st, 2nd, 1st single parent, 2nd single parent]."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: int
@@ -74,6 +114,7 @@ class StatuteOut(BaseModel):
     valid_from: date
     valid_to: date | None
     params: dict
+    cells: dict[str, dict[str, list[CellOut]]] = Field(default_factory=dict)
 
 
 class FactIn(BaseModel):
@@ -143,6 +184,10 @@ class AssessmentOut(BaseModel):
     amount_cents: int
     notes: list[str]
     lines: list[AssessmentLineOut]
+    #: Origin of the tier's full-fee cell and of the cell charged for rank and single-parent
+    #: status (decision D10, issue 13 item 7); None where no table cell applies.
+    full_origin: CellOrigin | None = None
+    fee_origin: CellOrigin | None = None
 
 
 class ReceivableOut(BaseModel):

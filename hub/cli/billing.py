@@ -111,6 +111,15 @@ def statutes_list() -> None:
     print(json.dumps(rows))
 
 
+@statutes_app.command("cells")
+def statutes_cells(statute_id: Annotated[int, typer.Argument(help="version id")]) -> None:
+    """A version's fee table as JSON: group → hours → [1st, 2nd, 1st and 2nd single
+    parent], every cell with its origin: published, derived or overridden (decision D10)."""
+    with unit_of_work(_engine(), BILLING) as session:
+        cells = statutes.describe(statutes.get_statute(session, statute_id))["cells"]
+    print(json.dumps(cells, default=str))
+
+
 @statutes_app.command("load-default")
 def statutes_load_default() -> None:
     """Seed the 2011 statute (Anlage B/C) unless a version exists."""

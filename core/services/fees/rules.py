@@ -42,6 +42,33 @@ def round_cent(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, ROUND_HALF_UP)
 
 
+#: SächsKitaG §15(2) (Anlage A): the unreduced fee is 20–23 % (Krippe) or 20–30 %
+#: (Kindergarten, Hort) of the operating costs; the Förderhort is a Hort (decisions F19).
+SHARE_CORRIDOR: dict[FeeGroup, tuple[Decimal, Decimal]] = {
+    FeeGroup.KK: (Decimal(20), Decimal(23)),
+    FeeGroup.KG: (Decimal(20), Decimal(30)),
+    FeeGroup.HORT: (Decimal(20), Decimal(30)),
+    FeeGroup.FOERD: (Decimal(20), Decimal(30)),
+}
+CARE_TYPE_NAMES = {FeeGroup.KK: "Krippe (KK)", FeeGroup.KG: "Kindergarten (KG)",
+                   FeeGroup.HORT: "Hort (HORT)", FeeGroup.FOERD: "Förderhort (FOERD)"}
+
+
+class CellOrigin(StrEnum):
+    """Where a fee table cell comes from (decision D10): the printed table, the derivation
+    D1–D5, or a value this statute version sets for a cell that would be derived."""
+
+    PUBLISHED = "published"
+    DERIVED = "derived"
+    OVERRIDDEN = "overridden"
+
+
+def nine_hour_fee(operating_costs: Decimal, share_pct_: Decimal) -> Decimal:
+    """3.10.13, B §11(1): the 9-hour full fee is the parents' share of the monthly
+    operating costs, rounded half-up to the cent."""
+    return round_cent(operating_costs * share_pct_ / HUNDRED)
+
+
 def full_fee(full9: Decimal, hours: Decimal) -> Decimal:
     """D1: the full fee of a tier, from the 9-hour fee."""
     return round_cent(full9 * hours / Decimal(9))

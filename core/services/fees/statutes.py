@@ -1,5 +1,9 @@
 """Statute versions with validity (fees.md §3, §14): tables are data, checked by D1–D5.
 
+The 9-hour fee of a care type is given directly (``full9``) or follows from the operating
+costs and the parents' share (3.10.13, B §11(1)) within the corridor of SächsKitaG §15(2);
+every cell of the fee table is marked published, derived or overridden (decision D10).
+
 A new version starts on a 1st of month (B §10(4): at the earliest on 1 September for a
 yearly adjustment); the previous open version ends the day before. Months already
 debited are recomputed by the corrections run (``corrections.run_corrections``).
@@ -10,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,9 +24,19 @@ from ekita.core.access import Permission
 from ekita.core.errors import Conflict, NotFound, RuleViolation
 from ekita.core.models.documents import FiledDocument
 from ekita.core.models.fees import FeeStatute, ReceivableLine
-from ekita.core.schemas.fees import StatuteChange, StatuteIn, StatuteParams
+from ekita.core.schemas.fees import CostBasis, StatuteChange, StatuteIn, StatuteParams
 from ekita.core.services.base import load, require
-from ekita.core.services.fees.rules import Discounts, FeeGroup, full_fee, money, parents_fee
+from ekita.core.services.fees.rules import (
+    CARE_TYPE_NAMES,
+    SHARE_CORRIDOR,
+    CellOrigin,
+    Discounts,
+    FeeGroup,
+    full_fee,
+    money,
+    nine_hour_fee,
+    parents_fee,
+)
 
 _H = ["10", "9", "8", "7", "6", "4.5"]
 _HORT_H = ["9", "8", "7", "6", "5"]
@@ -48,11 +64,23 @@ PUBLISHED_2011: dict[FeeGroup, dict[str, list[str]]] = {
         ["81.60", "48.96", "73.44", "40.80"]], strict=True)),
 }
 
+#: B §11(1) shares (23/30/30/25 %) of the operating costs for 2010. The seed does not print
+#: the costs; they are the 9-hour fees × 100 / share, rounded half-up to the cent, which
+#: give the published 9-hour fees back exactly (decisions F19).
+COST_BASIS_2011: dict[str, dict[str, str]] = {
+    "KK": {"operating_costs": "823.30", "parents_share_pct": "23"},
+    "KG": {"operating_costs": "440.43", "parents_share_pct": "30"},
+    "HORT": {"operating_costs": "394.47", "parents_share_pct": "30"},
+    "FOERD": {"operating_costs": "587.52", "parents_share_pct": "25"},
+}
+
+#: The statute "Vom 23. Juni 2011" (Anlage B; 28 June 2011 is the date it was signed).
 DEFAULT_2011 = {
-    "name": "Elternbeitragssatzung 28.06.2011",
+    "name": "Elternbeitragssatzung vom 23. Juni 2011",
     "valid_from": date(2011, 9, 1),
     "params": {
         "full9": {"KK": "189.36", "KG": "132.13", "HORT": "118.34", "FOERD": "146.88"},
+        "cost_basis": COST_BASIS_2011,
         # B §4 offers 4.5–11 h (Hort 5–11 h); 11 h (KK/KG), 10–11 h (Hort/Förd.) by D1 (F3).
         "tiers": {"KK": ["4.5", "6", "7", "8", "9", "10", "11"],
                   "KG": ["4.5", "6", "7", "8", "9", "10", "11"],
@@ -90,7 +118,120 @@ class Statute:
         return offered[-1]
 
     def full(self, group: FeeGroup, hours: Decimal) -> Decimal:
-        return full_fee(self.params.full9[group], self.tier(group, hours))
+        """The full fee of the booked tier: the version's override of that cell (D10), else
+        D1 from the 9-hour fee."""
+        tier = self.tier(group, hours)
+        override = _at_tier(self.params.overrides.get(group, {}), tier)
+        return override if override is not None else full_fee(self.params.full9[group], tier)
+
+    def cell_origin(self, group: FeeGroup, tier: Decimal, column: int = 0) -> CellOrigin:
+        """Where a cell comes from (D10): columns 0–3 are 1st, 2nd, 1st and 2nd single
+        parent; an overridden tier's discounted columns follow from it by D2–D5."""
+        if _at_tier(self.params.published.get(group, {}), tier) is not None:
+            return CellOrigin.PUBLISHED
+        if column == 0 and _at_tier(self.params.overrides.get(group, {}), tier) is not None:
+            return CellOrigin.OVERRIDDEN
+        return CellOrigin.DERIVED
+
+    def fee_origin(self, group: FeeGroup, tier: Decimal, rank: int | None,
+                   single: bool) -> CellOrigin | None:
+        """The origin of the cell charged for a rank; None from the free rank (no cell)."""
+        rank = rank or 1
+        if rank >= self.params.free_from_rank:
+            return None
+        return self.cell_origin(group, tier, (1 if rank == 2 else 0) + (2 if single else 0))
+
+    def cells(self) -> dict[str, dict[str, list[dict[str, object]]]]:
+        """Every cell of the table, offered and printed tiers, with its origin (D10)."""
+        d, out = self.discounts, {}
+        for group in FeeGroup:
+            tiers = set(self.params.tiers.get(group, [])) | {
+                money(h) for h in self.params.published.get(group, {})}
+            if group not in self.params.full9 or not tiers:
+                continue
+            rows = {}
+            for tier in sorted(tiers):
+                full = self.full(group, tier) if tier in self.params.tiers.get(group, []) \
+                    else full_fee(self.params.full9[group], tier)
+                amounts = [parents_fee(full, rank, single, d) for rank, single in _COLUMNS]
+                rows[_key(tier)] = [{"amount": amount, "origin": self.cell_origin(group, tier, i)}
+                                    for i, amount in enumerate(amounts)]
+            out[group.value] = rows
+        return out
+
+
+_COLUMNS = [(1, False), (2, False), (1, True), (2, True)]
+T = TypeVar("T")
+
+
+def _key(tier: Decimal) -> str:
+    """"4.5", "9", "10": the tier as the tables name it."""
+    return format(tier.normalize(), "f")
+
+
+def _at_tier(cells: dict[str, T], tier: Decimal) -> T | None:
+    """The entry of a table keyed by hours ("4.5", "9") for a tier, if there is one."""
+    for hours, value in cells.items():
+        if money(hours) == tier:
+            return value
+    return None
+
+
+_BASIS_RULE = "Lastenheft 3.10.13, B §11(1): 9-hour fee = operating costs × share, half-up"
+_D10 = "decision D10: a version may override a cell that would otherwise be derived"
+
+
+def _check_corridor(group: FeeGroup, basis: CostBasis) -> None:
+    low, high = SHARE_CORRIDOR[group]
+    if not low <= basis.parents_share_pct <= high:
+        raise RuleViolation(
+            f"{CARE_TYPE_NAMES[group]}: a parents' share of {basis.parents_share_pct} % is "
+            f"outside {low}–{high} % of the operating costs", record="fee_statute",
+            field=f"params.cost_basis.{group}.parents_share_pct",
+            rule=f"SächsKitaG §15(2) (Anlage A): {CARE_TYPE_NAMES[group]} {low}–{high} %")
+
+
+def _check_overrides(params: StatuteParams) -> None:
+    """D10: only an offered tier's full fee that no printed row and no full9 fixes."""
+    for group, cells in params.overrides.items():
+        offered = params.tiers.get(group, [])
+        for hours, _amount in cells.items():
+            field = f"params.overrides.{group}.{hours}"
+            tier = money(hours)
+            if tier not in offered:
+                raise RuleViolation(f"{group} offers no {hours} h tier to override",
+                                    record="fee_statute", field=field, rule=_D10)
+            if _at_tier(params.published.get(group, {}), tier) is not None:
+                raise RuleViolation(f"{group} {hours} h is a published cell; correct "
+                                    "params.published instead", record="fee_statute",
+                                    field=field, rule=_D10)
+            if tier == 9:
+                raise RuleViolation(f"the {group} 9-hour fee is set by full9 or cost_basis",
+                                    record="fee_statute", field=field, rule=_D10)
+
+
+def resolve_params(params: StatuteParams) -> StatuteParams:
+    """Check a version's parameters and fill in the 9-hour fees that follow from the cost
+    basis; the answer is what is stored. One clear error names the first problem."""
+    full9 = dict(params.full9)
+    for group, basis in params.cost_basis.items():
+        _check_corridor(group, basis)
+        derived = nine_hour_fee(basis.operating_costs, basis.parents_share_pct)
+        if group in full9 and full9[group] != derived:
+            raise RuleViolation(
+                f"{CARE_TYPE_NAMES[group]}: full9 {full9[group]} differs from "
+                f"{basis.operating_costs} × {basis.parents_share_pct} % = {derived}",
+                record="fee_statute", field=f"params.full9.{group}", rule=_BASIS_RULE)
+        full9[group] = derived
+    for group, tiers in params.tiers.items():
+        if tiers and group not in full9:
+            raise RuleViolation(f"{CARE_TYPE_NAMES[group]} has tiers but no 9-hour fee",
+                                record="fee_statute", field=f"params.full9.{group}",
+                                rule="fees.md §3: full9 or cost_basis per care type")
+    resolved = params.model_copy(update={"full9": full9})
+    _check_overrides(resolved)
+    check_published(resolved)
+    return resolved
 
 
 def check_published(params: StatuteParams) -> None:
@@ -124,7 +265,7 @@ def create_statute(session: Session, data: StatuteIn) -> FeeStatute:
         raise RuleViolation("a statute version starts on the 1st of a month",
                             record="fee_statute", field="valid_from",
                             rule="fees.md §14.4: automatic switch at a 1st of month")
-    check_published(data.params)
+    params = resolve_params(data.params)
     rows = list(session.scalars(select(FeeStatute).order_by(FeeStatute.valid_from)))
     if any(r.valid_from >= data.valid_from for r in rows):
         raise Conflict(f"a statute version from {data.valid_from} or later exists",
@@ -134,7 +275,7 @@ def create_statute(session: Session, data: StatuteIn) -> FeeStatute:
         if row.valid_to is None or row.valid_to >= data.valid_from:
             row.valid_to = data.valid_from - timedelta(days=1)
     statute = FeeStatute(name=data.name, valid_from=data.valid_from,
-                         params=data.params.model_dump(mode="json"))
+                         params=params.model_dump(mode="json"))
     session.add(statute)
     session.flush()
     return statute
@@ -171,8 +312,7 @@ def update_statute(session: Session, statute_id: int, change: StatuteChange) -> 
     require(session, Permission.FEES_WRITE)
     row = _unused(session, statute_id)
     if change.params is not None:
-        check_published(change.params)
-        row.params = change.params.model_dump(mode="json")
+        row.params = resolve_params(change.params).model_dump(mode="json")
     if change.name is not None:
         row.name = change.name
     session.flush()
@@ -203,6 +343,23 @@ def load_default(session: Session) -> FeeStatute | None:
     if session.scalar(select(FeeStatute.id).limit(1)) is not None:
         return None
     return create_statute(session, StatuteIn.model_validate(DEFAULT_2011))
+
+
+def describe(row: FeeStatute) -> dict[str, object]:
+    """A version as the API shows it: its data and every table cell with its origin. A row
+    whose params were not written by these services (no tiers) is shown as stored, with
+    no cells, rather than failing the whole list."""
+    try:
+        cells = _as_statute(row).cells()
+    except ValidationError:
+        cells = {}
+    return {"id": row.id, "name": row.name, "valid_from": row.valid_from,
+            "valid_to": row.valid_to, "params": row.params, "cells": cells}
+
+
+def get_statute(session: Session, statute_id: int) -> FeeStatute:
+    require(session, Permission.FEES_READ)
+    return load(session, FeeStatute, statute_id, field="statute_id")
 
 
 def list_statutes(session: Session) -> list[FeeStatute]:

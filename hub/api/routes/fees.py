@@ -37,7 +37,7 @@ from ekita.core.schemas.fees import (
 from ekita.core.services.base import page, require
 from ekita.core.services.documents.family_file import store_for
 from ekita.core.services.fees import cases, notices, statutes
-from ekita.core.services.fees.assessment import MonthAssessor
+from ekita.core.services.fees.assessment import Assessment, MonthAssessor
 from ekita.core.services.fees.corrections import pending_corrections, run_corrections
 from ekita.core.services.fees.debit_run import RunResult, run_debit
 from ekita.core.services.fees.lost_fees import lost_fees
@@ -60,8 +60,8 @@ def preview(session: DB, contract_id: Annotated[int, Query(ge=1, le=MAX_ID)],
             period: Period) -> dict:
     """The fee of a contract for a month, with the computed value and every step (3.10.1)."""
     require(session, Permission.FEES_READ)
-    a = MonthAssessor(session, month_start(period), contract_ids=[contract_id]) \
-        .for_contract(contract_id)
+    assessor = MonthAssessor(session, month_start(period), contract_ids=[contract_id])
+    a = assessor.for_contract(contract_id)
     if a is None:
         raise NotFound(f"no contract {contract_id} in force in {period}",
                        record="care_contract", field="contract_id",
@@ -73,12 +73,23 @@ def preview(session: DB, contract_id: Annotated[int, Query(ge=1, le=MAX_ID)],
             "notes": a.notes,
             "lines": [{"fee_type": t, "amount_cents": v,
                        "computed_cents": a.computed_cents if t == "ELTERNBEITRAG" else v,
-                       "detail": ""} for t, v in a.lines().items()]}
+                       "detail": ""} for t, v in a.lines().items()],
+            **_origins(assessor.statute, a)}
+
+
+def _origins(statute: statutes.Statute, a: Assessment) -> dict[str, Any]:
+    """Issue 13 item 7 (D10): whether the shown full fee and the charged cell are printed,
+    derived or overridden by the version."""
+    if a.group is None or a.hours is None:
+        return {"full_origin": None, "fee_origin": None}
+    return {"full_origin": statute.cell_origin(a.group, a.hours),
+            "fee_origin": statute.fee_origin(a.group, a.hours, a.rank, a.single_parent)}
 
 
 @router.get("/statutes", response_model=list[StatuteOut])
 def list_statutes(session: DB) -> list:
-    return statutes.list_statutes(session)
+    """Every version with its table cells marked published, derived or overridden (D10)."""
+    return [statutes.describe(row) for row in statutes.list_statutes(session)]
 
 
 @router.patch("/statutes/{statute_id}", response_model=StatuteOut)
@@ -86,7 +97,7 @@ def change_statute(session: WriteDB, statute_id: PathId, body: StatuteChange) ->
     """Correct a version before anything is debited or noticed under it (else 409)."""
     statute = statutes.update_statute(session, statute_id, body)
     session.commit()
-    return statute
+    return statutes.describe(statute)
 
 
 @router.delete("/statutes/{statute_id}", status_code=204)
@@ -102,7 +113,7 @@ def add_statute(session: WriteDB, body: StatuteIn) -> Any:
     """A new version from a 1st of month; months already debited are then corrected."""
     statute = statutes.create_statute(session, body)
     session.commit()
-    return statute
+    return statutes.describe(statute)
 
 
 @router.post("/facts", response_model=FactOut, status_code=201)
