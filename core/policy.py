@@ -33,6 +33,7 @@ from ekita.core.models import (
     ChildGuardian,
     Childminder,
     ChildmindingOffice,
+    ContractTerm,
     Facility,
     Family,
     Guardian,
@@ -220,6 +221,8 @@ POLICY: dict[type[Tracked], EntityPolicy] = {
     ChildGuardian: EntityPolicy(Permission.PEOPLE_READ, _people(
         lambda s: ChildGuardian.child_id.in_(s.child_ids))),
     CareContract: EntityPolicy(Permission.PEOPLE_READ, _people(lambda s: s.contracts)),
+    ContractTerm: EntityPolicy(Permission.PEOPLE_READ, _people(
+        lambda s: ContractTerm.contract_id.in_(select(CareContract.id).where(s.contracts)))),
     # placement (R4: a tenant never sees a preference, i.e. its rank)
     Application: EntityPolicy(Permission.PLACEMENT_READ, _people(lambda s: s.applications),
                               tenant_fields=TENANT_APPLICATION_FIELDS),

@@ -1,4 +1,5 @@
-"""Built-in plugin: the monthly debit run as a scheduled job (fees.md §11.1, schedules.md).
+"""Built-in plugin: the monthly debit run and the daily contract-term step as scheduled
+jobs (fees.md §11.1, schedules.md).
 
 On the last day of each month at 18:00 (cron ``L``, Europe/Berlin) for the following
 month: first the corrections of the months already debited (at most
@@ -34,8 +35,24 @@ def _debit_run(ctx: JobContext) -> None:
                       f"{corrections.record_count if corrections else 0}")
 
 
+def _term_mirror(ctx: JobContext) -> None:
+    """A contract's own columns follow the term valid today (issue 13 item 1), for the
+    readers that do not read terms yet; the fee engine reads the terms themselves."""
+    from ekita.core.services.terms import sync_mirrors
+
+    on = ctx.scheduled_for.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    changed = sync_mirrors(ctx.session, on)
+    ctx.run.records_in = changed
+    ctx.run.detail = f"contracts whose term of {on} took over: {changed}"
+
+
 @hookimpl
 def register_jobs(settings: Settings) -> list[JobRegistration]:
-    return [JobRegistration(
-        name="fees.debit_run", run=_debit_run, default_schedule="0 18 L * *",
-        summary="monthly debit run for the following month, after the corrections")]
+    return [
+        JobRegistration(
+            name="fees.debit_run", run=_debit_run, default_schedule="0 18 L * *",
+            summary="monthly debit run for the following month, after the corrections"),
+        JobRegistration(
+            name="contracts.term_mirror", run=_term_mirror, default_schedule="5 0 * * *",
+            summary="daily: contracts show the term valid today (dated changes take over)"),
+    ]

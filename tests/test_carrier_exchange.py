@@ -10,8 +10,10 @@ from sqlalchemy import func, select
 
 from ekita.core.errors import NotFound
 from ekita.core.models.audit import AuditEvent
-from ekita.core.models.contracts import CareContract
+from ekita.core.models.contracts import CareContract, ContractTerm
 from ekita.core.models.exchange import OutboxMessage, TransferRecord
+from ekita.core.services.terms import terms_in
+from ekita.core.tracking import today
 from ekita.plugins.carrier_export import NAME, export_carrier, render
 from ekita.plugins.carrier_export.formats import parse_csv, parse_xml
 from ekita.plugins.carrier_export.importer import import_file
@@ -127,6 +129,14 @@ def test_import_applies_changes_and_quarantines_bad_rows(engine):
             AuditEvent.entity == "care_contract", AuditEvent.entity_id == contract.id,
             AuditEvent.action == "update")).one()  # every change audited (3.14.3)
         assert audit.changes == {"daily_hours": ["9.00", "7.50"]}
+        # issue 13 item 1: the fee engine reads the terms, so the bulk path keeps them
+        day = today()
+        (term,) = terms_in(s, day, day, [contract.id])[contract.id]
+        assert str(term.daily_hours) == "7.50"
+        stored = s.scalars(select(ContractTerm).where(
+            ContractTerm.contract_id == int(rows[0]["contract_ref"]))
+            .order_by(ContractTerm.valid_from)).all()
+        assert stored[-1].valid_to == date(2030, 7, 31)  # the exit closes the last term
     data = json.loads(json.dumps(report.as_dict()))
     assert data["quarantined"] == 2 and "row 4, field care_type" in report.as_text()
 

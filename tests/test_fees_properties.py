@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from ekita.core.db.session import make_engine
+from ekita.core.models import CareContract
 from ekita.core.models.enums import CareType
 from ekita.core.models.fees import FactKind, FeeFact, ReceivableLine
 from ekita.core.schemas.fees import ExtraCareIn, FactIn
@@ -22,6 +23,7 @@ from ekita.core.services.fees.assessment import MonthAssessor
 from ekita.core.services.fees.corrections import run_corrections
 from ekita.core.services.fees.debit_run import run_debit
 from ekita.core.services.fees.rules import add_months, month_start, period_of
+from ekita.core.tracking import valid_from
 from tests.conftest import work
 from tests.test_fees_world import build, family
 
@@ -61,7 +63,13 @@ def test_corrections_converge_and_never_post_twice(sqlite_template, tmp_path_fac
                         FeeFact.kind == FactKind.SINGLE_PARENT)):
                     cases.withdraw_fact(s, fact.id)
             elif action == "hours":
-                contracts.update_contract(s, contract, {"daily_hours": Decimal(hours)})
+                # dated, retroactive into a debited month (issue 13 item 1), accepted at
+                # short notice with a reason (item 2)
+                day, end = max(FIRST, add_months(month, -1)), s.get(CareContract,
+                                                                     contract).end_date
+                with valid_from(s, min(day, end or day)):
+                    contracts.update_contract(s, contract, {"daily_hours": Decimal(hours)},
+                                              override_reason="property test")
             elif action == "exit":
                 contracts.update_contract(s, contract, {"end_date": date(2013, 1, 31)})
             elif action == "extra":

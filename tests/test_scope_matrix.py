@@ -179,7 +179,14 @@ def _tenant_records(s: Any, tenant: Tenant, n: int, other_facility: int) -> None
 
 def _people_ids(s: Any, facility: int) -> dict[str, set[int]]:
     """The people records hanging off the tenant's contracts (made by the world builder)."""
-    from ekita.core.models import CareContract, Child, ChildGuardian, GuardianContact, Pkn
+    from ekita.core.models import (
+        CareContract,
+        Child,
+        ChildGuardian,
+        ContractTerm,
+        GuardianContact,
+        Pkn,
+    )
 
     contracts = list(s.scalars(select(CareContract).where(CareContract.facility_id == facility)))
     children = {c.child_id for c in contracts}
@@ -187,6 +194,8 @@ def _people_ids(s: Any, facility: int) -> dict[str, set[int]]:
         ChildGuardian.child_id.in_(children))))
     return {
         "care_contract": {c.id for c in contracts},
+        "contract_term": set(s.scalars(select(ContractTerm.id).where(  # issue 13 item 1
+            ContractTerm.contract_id.in_({c.id for c in contracts})))),
         "child": children,
         "family": set(s.scalars(select(Child.family_id).where(Child.id.in_(children)))),
         "guardian": guardians,

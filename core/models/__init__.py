@@ -6,7 +6,7 @@ from ekita.core.models.audit import AuditEvent
 from ekita.core.models.carrier_exchange import CarrierImportReport
 from ekita.core.models.carriers import Carrier
 from ekita.core.models.childminding import Childminder, ChildmindingOffice
-from ekita.core.models.contracts import CareContract
+from ekita.core.models.contracts import CareContract, ContractTerm
 from ekita.core.models.districts import Stadtteil
 from ekita.core.models.documents import (
     DocumentContent,
@@ -65,6 +65,7 @@ __all__ = [
     "Childminder",
     "ChildmindingOffice",
     "ContractExit",
+    "ContractTerm",
     "Cursor",
     "DebitRun",
     "DeliveryAttempt",

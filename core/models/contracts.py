@@ -44,3 +44,26 @@ class CareContract(Tracked, Base):
         CheckConstraint("end_date IS NULL OR end_date >= start_date", name="period_order"),
         CheckConstraint("daily_hours > 0", name="hours_positive"),
     )
+
+
+class ContractTerm(Tracked, Base):
+    """One dated term of a contract (issue 13 item 1): the fee-relevant fields valid from
+    ``valid_from`` to ``valid_to``, both inclusive like the contract's own period (NULL:
+    open). A contract's terms tile its period without gap or overlap."""
+
+    __tablename__ = "contract_term"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("care_contract.id"), index=True)
+    valid_from: Mapped[date]
+    valid_to: Mapped[date | None]
+    care_type: Mapped[CareType] = mapped_column(enum_type(CareType))
+    daily_hours: Mapped[Decimal] = mapped_column(Numeric(4, 2))
+    company_reserved_place: Mapped[bool] = mapped_column(Boolean, default=False)
+    # why a change inside the notice period was accepted (Anlage B §9(3)/(4), issue 13 item 2)
+    override_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period_order"),
+        CheckConstraint("daily_hours > 0", name="hours_positive"),
+    )

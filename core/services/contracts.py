@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -9,10 +10,13 @@ from sqlalchemy.orm import Session
 from ekita.core.access import Permission, Principal
 from ekita.core.errors import Forbidden, RuleViolation
 from ekita.core.models import CareContract, Child, Childminder, Facility, Guardian
+from ekita.core.models.contracts import ContractTerm
 from ekita.core.models.enums import CareType, Role
+from ekita.core.services import terms
 from ekita.core.services.base import apply, load, require
 from ekita.core.services.masterdata import offer_on
 from ekita.core.services.people import guardian_ids_of
+from ekita.core.tracking import today
 
 
 def _may_contract_at(p: Principal, facility: Facility | None) -> bool:
@@ -87,18 +91,71 @@ def _authorise(session: Session, c: CareContract) -> None:
 
 
 def create_contract(session: Session, data: dict[str, Any]) -> CareContract:
+    """A new contract with its first term over the whole period (issue 13 item 1)."""
     contract = CareContract(**data)
     _authorise(session, contract)
     _check(session, contract)
     session.add(contract)
     session.flush()
+    terms.first_term(session, contract)
     return contract
 
 
-def update_contract(session: Session, contract_id: int, data: dict[str, Any]) -> CareContract:
+def update_contract(session: Session, contract_id: int, data: dict[str, Any], *,
+                    requested_on: date | None = None, override_reason: str | None = None
+                    ) -> CareContract:
+    """Change a contract. Term fields (care type, hours, reserved place) change from the
+    session's ``valid_from`` (the API's ``?valid_from=``; default today) as a new term,
+    under the notice rule for hours (issue 13 items 1, 2); the contract's own columns
+    then mirror the term valid today."""
     contract = load(session, CareContract, contract_id)
+    terms.rows_of(session, contract)  # a contract from before terms gets its first one
+    data = dict(data)  # the caller's dict stays as it was
+    changes = {k: data.pop(k) for k in terms.TERM_FIELDS if k in data}
     apply(contract, data)
     _authorise(session, contract)
-    _check(session, contract)
+    _check(session, contract)  # clear errors before anything is flushed
+    terms.fit_to_period(session, contract)
+    if changes:
+        day = session.info.get("valid_from") or today()
+        term = terms.change(session, contract, day, changes, requested_on=requested_on,
+                            override_reason=override_reason)
+        _check_term_offer(session, contract, term, changes)
+        terms.sync_mirror(session, contract)
+        _check(session, contract)
     session.flush()
     return contract
+
+
+def add_term(session: Session, contract_id: int, valid_from: date, changes: dict[str, Any], *,
+             requested_on: date | None = None, override_reason: str | None = None
+             ) -> ContractTerm | None:
+    """``POST /contracts/{id}/terms``: the same as a dated PATCH of term fields."""
+    contract = load(session, CareContract, contract_id)
+    _authorise(session, contract)
+    term = terms.change(session, contract, valid_from, changes, requested_on=requested_on,
+                        override_reason=override_reason)
+    _check_term_offer(session, contract, term, changes)
+    terms.sync_mirror(session, contract)
+    _check(session, contract)
+    session.flush()
+    return term
+
+
+def _check_term_offer(session: Session, contract: CareContract, term: ContractTerm | None,
+                      changes: dict[str, Any]) -> None:
+    """A new care type must be offered by the facility from the day it applies (3.7.1.2)."""
+    if term is None or "care_type" not in changes:
+        return
+    care_type = CareType(changes["care_type"])
+    if contract.childminder_id is not None:
+        if care_type != CareType.KINDERTAGESPFLEGE:
+            raise RuleViolation("a childminder contract is of care type kindertagespflege",
+                                record="contract_term", field="care_type",
+                                rule="childminding (3.5)")
+        return
+    if offer_on(session, contract.facility_id, care_type, term.valid_from) is None:
+        raise RuleViolation(
+            f"facility {contract.facility_id} offers no {care_type} on {term.valid_from}",
+            record="contract_term", field="care_type",
+            rule="the facility offers the care type (3.7.1.2)")

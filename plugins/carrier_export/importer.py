@@ -58,6 +58,7 @@ from ekita.core.outbox import accept_inbound, checksum
 from ekita.core.policy import Scope, criterion
 from ekita.core.services import contracts as contract_service
 from ekita.core.services import people as people_service
+from ekita.core.services import terms
 from ekita.core.services.base import require
 from ekita.core.tracking import jsonable, principal_of, today
 from ekita.plugins.carrier_export.export import ADAPTER, carrier_of
@@ -483,3 +484,26 @@ def _bulk_update(session: Session, carrier_id: int,
     for obj in list(session.identity_map.values()):
         if isinstance(obj, CareContract):
             session.expire(obj)
+    _bulk_terms(session, bulk, day)
+
+
+def _bulk_terms(session: Session, bulk: list[tuple[int, dict[str, Any], dict[str, Any]]],
+                day: date) -> None:
+    """The bulk rows' changes in the contracts' dated terms (issue 13 item 1), which the
+    fee engine reads: new hours valid from the import's business date, terms fitted to a
+    new end date. A carrier reports what it agreed, so the city's notice rule is not its
+    to keep (decisions F22)."""
+    contracts = {c.id: c for c in session.scalars(
+        select(CareContract).where(CareContract.id.in_([cid for cid, _, _ in bulk])))}
+    with session.no_autoflush:
+        stored = terms.preload(session, list(contracts.values()))
+        for cid, _old, diff in bulk:
+            contract, rows = contracts[cid], stored[cid]
+            if "end_date" in diff:
+                terms.fit_to_period(session, contract, flush=False, rows=rows)
+            if "daily_hours" in diff:
+                last = contract.end_date
+                terms.change(session, contract, min(day, last) if last else day,
+                             {"daily_hours": diff["daily_hours"]}, rows=rows,
+                             override_reason="reported in the carrier's file")
+    session.flush()

@@ -41,6 +41,7 @@ from ekita.core.services.fees.rules import (
 )
 from ekita.core.services.fees.siblings import ranks
 from ekita.core.services.fees.statutes import Statute, StatuteBook
+from ekita.core.services.terms import Term, predominant, terms_in
 
 NOT_COUNTED = {FactKind.FOSTER_CARE, FactKind.HEILPAED}
 KITA = {CareType.KRIPPE, CareType.KINDERGARTEN, CareType.INTEGRATION_KRIPPE,
@@ -99,6 +100,39 @@ class _Contract:
     facility_id: int | None
     cost_centre: str
     municipal: bool
+    days: int = 0  # days of the month under contract
+    type_days: tuple[tuple[CareType, int], ...] = ()  # days per care type (B §10(2))
+
+
+def _days_per_type(terms: list[Term]) -> tuple[tuple[CareType, int], ...]:
+    days: dict[CareType, int] = defaultdict(int)
+    for t in terms:
+        days[t.care_type] += t.days
+    return tuple(days.items())
+
+
+def _primary(contracts: list[_Contract]) -> dict[int, int]:
+    """One fee per child and month: the care type on most days of the month decides
+    (Anlage B §10(2), school start; issue 13 item 5), then, of its contracts, the one with
+    most days; ties go to the contract that started first (F15)."""
+    by_child: dict[int, list[_Contract]] = defaultdict(list)
+    for c in contracts:
+        by_child[c.child_id].append(c)
+    primary: dict[int, int] = {}
+    for child_id, own in by_child.items():
+        if len(own) == 1:
+            primary[child_id] = own[0].id
+            continue
+        own.sort(key=lambda c: (c.start, c.id))
+        per_type: dict[CareType, int] = defaultdict(int)
+        for c in own:
+            for care_type, days in c.type_days:
+                per_type[care_type] += days
+        order = {c.care_type: n for n, c in reversed(list(enumerate(own)))}
+        wanted = max(per_type, key=lambda t: (per_type[t], -order.get(t, len(own))))
+        carriers = [c for c in own if c.care_type == wanted] or own
+        primary[child_id] = max(carriers, key=lambda c: (c.days, -own.index(c))).id
+    return primary
 
 
 @lru_cache(maxsize=65536)
@@ -134,11 +168,23 @@ class MonthAssessor:
         )
         if families is not None:
             stmt = stmt.where(Child.family_id.in_(families))
-        return [
-            _Contract(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], r[8], r[9], r[10],
-                      r[11] or r[12] or "", r[13] == CarrierCategory.MUNICIPAL or r[10] is None)
-            for r in session.execute(stmt)
-        ]
+        rows = session.execute(stmt).all()
+        # The term valid on most days of the month decides (issue 13 item 3; decisions:
+        # contract terms): care type and hours are read from the terms, never the mirror.
+        terms = terms_in(session, self.first, self.last,
+                         None if families is None else [r[0] for r in rows])
+        out = []
+        for r in rows:
+            found = terms.get(r[0])
+            if not found:
+                continue
+            term = predominant(found)
+            out.append(_Contract(
+                r[0], r[1], r[2], r[3], bool(r[4]), term.care_type, r[6], r[7],
+                term.daily_hours, r[9], r[10], r[11] or r[12] or "",
+                r[13] == CarrierCategory.MUNICIPAL or r[10] is None,
+                sum(t.days for t in found), _days_per_type(found)))
+        return out
 
     def _load(self, session: Session, contract_ids: set[int] | None) -> None:
         first, last = self.first, self.last
@@ -202,10 +248,7 @@ class MonthAssessor:
             if not self._excluded(child_id, bool(excluded), None):
                 counted[child_id] = (child_id, family_id, birth)
         self.ranks = ranks(counted.values(), self.links)
-        # One fee per child and month (F15): the contract that started first carries it.
-        self.primary: dict[int, int] = {}
-        for c in sorted(self.contracts, key=lambda c: (c.start, c.id)):
-            self.primary.setdefault(c.child_id, c.id)
+        self.primary = _primary(self.contracts)
 
     # ------------------------------------------------------------- the rules
     def _facts(self, child_id: int, kind: FactKind, contract_id: int | None = None

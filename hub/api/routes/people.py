@@ -11,12 +11,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from ekita.core.access import Permission, redact
+from ekita.core.errors import RuleViolation
 from ekita.core.models import CareContract, Child, Family, Guardian, GuardianContact, Pkn
+from ekita.core.models.contracts import ContractTerm
 from ekita.core.schemas.common import Page
-from ekita.core.schemas.contracts import ContractFields, ContractOut, ContractPatch
+from ekita.core.schemas.contracts import (
+    ContractFields,
+    ContractOut,
+    ContractPatch,
+    TermChange,
+    TermOut,
+)
 from ekita.core.schemas.people import (
     ChildFields,
     ChildOut,
@@ -35,7 +43,9 @@ from ekita.core.schemas.people import (
 )
 from ekita.core.services import contracts as contract_svc
 from ekita.core.services import people as svc
+from ekita.core.services import terms as term_svc
 from ekita.core.services.base import load, page, require
+from ekita.core.tracking import today
 from ekita.hub.api.deps import DB, Pages, PathId, QueryId, Who, WriteDB
 
 router = APIRouter(tags=["people and contracts"])
@@ -205,14 +215,67 @@ def create_contract(session: WriteDB, body: ContractFields) -> CareContract:
 
 
 @router.get("/contracts/{contract_id}", response_model=ContractOut)
-def get_contract(session: DB, contract_id: PathId) -> CareContract:
+def get_contract(session: DB, contract_id: PathId,
+                 on: Annotated[date | None, Query(
+                     description="the term valid that day (issue 13 item 1); default today")]
+                 = None) -> ContractOut:
     require(session, Permission.PEOPLE_READ)
-    return load(session, CareContract, contract_id)
+    return _contract_on(session, load(session, CareContract, contract_id), on)
+
+
+def _contract_on(session: Session, contract: CareContract, on: date | None) -> ContractOut:
+    """The contract with the care type, hours and reserved place of the term valid ``on``."""
+    out = ContractOut.model_validate(contract)
+    day = on or today()
+    term = term_svc.term_on(session, contract.id, day)
+    if term is None:
+        return out
+    stored = session.scalar(select(ContractTerm).where(
+        ContractTerm.contract_id == contract.id, ContractTerm.valid_from <= day)
+        .order_by(ContractTerm.valid_from.desc()).limit(1))
+    shown = TermOut.model_validate(stored) if stored is not None else TermOut(
+        contract_id=contract.id, valid_from=contract.start_date, valid_to=contract.end_date,
+        care_type=term.care_type, daily_hours=term.daily_hours,
+        company_reserved_place=term.company_reserved_place)
+    return out.model_copy(update={"care_type": term.care_type, "daily_hours": term.daily_hours,
+                                  "company_reserved_place": term.company_reserved_place,
+                                  "term": shown})
 
 
 @router.patch("/contracts/{contract_id}", response_model=ContractOut)
-def update_contract(session: WriteDB, contract_id: PathId, body: ContractPatch) -> CareContract:  # type: ignore[valid-type]
+def update_contract(session: WriteDB, contract_id: PathId, body: ContractPatch,  # type: ignore[valid-type]
+                    requested_on: Annotated[date | None, Query(
+                        description="when the request for an hour change arrived")] = None,
+                    override_reason: Annotated[str | None, Query(
+                        max_length=500, description="accept an hour change at short notice "
+                        "(Anlage B §9(3)/(4)) for this reason")] = None) -> ContractOut:
     contract = contract_svc.update_contract(session, contract_id,
-                                            body.model_dump(exclude_unset=True))
+                                            body.model_dump(exclude_unset=True),
+                                            requested_on=requested_on,
+                                            override_reason=override_reason)
     session.commit()
-    return contract
+    return _contract_on(session, contract, session.info.get("valid_from"))
+
+
+@router.get("/contracts/{contract_id}/terms", response_model=list[TermOut])
+def list_terms(session: DB, contract_id: PathId) -> list[ContractTerm]:
+    """The contract's terms in date order (issue 13 item 1)."""
+    require(session, Permission.PEOPLE_READ)
+    load(session, CareContract, contract_id)
+    return list(session.scalars(select(ContractTerm).where(
+        ContractTerm.contract_id == contract_id).order_by(ContractTerm.valid_from)))
+
+
+@router.post("/contracts/{contract_id}/terms", response_model=list[TermOut], status_code=201)
+def add_term(session: WriteDB, contract_id: PathId, body: TermChange) -> list[ContractTerm]:
+    """A dated change of term fields; answers the contract's terms after it."""
+    changes = body.model_dump(include=set(term_svc.TERM_FIELDS), exclude_none=True)
+    if not changes:
+        raise RuleViolation("name at least one of " + ", ".join(term_svc.TERM_FIELDS),
+                            record="contract_term", field="care_type",
+                            rule="a term change changes a term field")
+    session.info["valid_from"] = body.valid_from
+    contract_svc.add_term(session, contract_id, body.valid_from, changes,
+                          requested_on=body.requested_on, override_reason=body.override_reason)
+    session.commit()
+    return list_terms(session, contract_id)
