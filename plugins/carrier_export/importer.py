@@ -492,7 +492,7 @@ def _bulk_terms(session: Session, bulk: list[tuple[int, dict[str, Any], dict[str
     """The bulk rows' changes in the contracts' dated terms (issue 13 item 1), which the
     fee engine reads: new hours valid from the import's business date, terms fitted to a
     new end date. A carrier reports what it agreed, so the city's notice rule is not its
-    to keep (decisions F22)."""
+    to keep (decisions F25)."""
     contracts = {c.id: c for c in session.scalars(
         select(CareContract).where(CareContract.id.in_([cid for cid, _, _ in bulk])))}
     with session.no_autoflush:
