@@ -198,6 +198,16 @@ def postgres_admin(url: str) -> tuple[Engine | None, str]:
     return admin, str(version)
 
 
+def shared_data_key() -> None:
+    """One data key for a benchmark and the child processes it starts, which inherit the
+    environment: bank and health columns are encrypted at rest (issue 12 item 3), so a
+    city loaded by a child must be readable by the parent."""
+    from ekita.core import crypto
+
+    os.environ.setdefault("EKITA_DATA_KEY", crypto.generate_key())
+    crypto.configure(os.environ["EKITA_DATA_KEY"])
+
+
 @contextmanager
 def scratch_database(admin: Engine, name: str) -> Iterator[str]:
     """A fresh database for one run, dropped afterwards whatever happens."""

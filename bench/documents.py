@@ -42,7 +42,7 @@ import typst
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).parent))
-from demo_load import scratch_database
+from demo_load import scratch_database, shared_data_key
 
 from ekita.core.access import Principal
 from ekita.core.db.session import make_engine, unit_of_work
@@ -63,8 +63,10 @@ from ekita.plugins.domea.peer import serve
 serve(port=0)
 """
 LOAD_CITY = """
+import os
 import sys
-from ekita.core import demo
+from ekita.core import crypto, demo
+crypto.configure(os.environ["EKITA_DATA_KEY"])  # the parent's (shared_data_key)
 from ekita.core.db.migrate import upgrade
 from ekita.core.db.session import make_engine
 engine = make_engine(sys.argv[1])
@@ -181,6 +183,7 @@ def run(url: str, n: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    shared_data_key()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notices", type=int, default=5000)
     parser.add_argument("--database-url", default=None,
