@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -90,6 +91,32 @@ def pg_engine() -> Iterator[Engine]:
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
+
+
+@contextmanager
+def database_at(backend: str, revision: str, tmp_path: Path) -> Iterator[Engine]:
+    """A scratch database migrated to ``revision``, for migration tests with data; a
+    PostgreSQL one is its own database, dropped afterwards."""
+    if backend == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+        upgrade(eng, revision)
+        yield eng
+        eng.dispose()
+        return
+    assert PG_URL is not None
+    name = f"ekita_m{revision}_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    eng = make_engine(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
+    upgrade(eng, revision)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

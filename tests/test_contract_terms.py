@@ -7,7 +7,6 @@ the term valid in its month.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
@@ -19,11 +18,10 @@ from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import MetaData, Table, select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from ekita.core.db.base import utcnow
 from ekita.core.db.migrate import alembic_config, upgrade
-from ekita.core.db.session import make_engine
 from ekita.core.errors import RuleViolation
 from ekita.core.models import CareContract, ContractTerm
 from ekita.core.models.enums import CareType, Role
@@ -37,7 +35,7 @@ from ekita.core.services.fees.rules import FeeGroup, cents, parents_fee
 from ekita.core.services.fees.statutes import StatuteBook
 from ekita.core.tracking import today, valid_from
 from tests.api import client, key
-from tests.conftest import BACKENDS, PG_URL, work
+from tests.conftest import BACKENDS, database_at, work
 from tests.test_fees_world import add_contract, booked, build, family, fees
 
 KK, KG, HORT = CareType.KRIPPE, CareType.KINDERGARTEN, CareType.HORT
@@ -330,24 +328,8 @@ def test_a_tenant_reads_only_its_own_contracts_terms(engine):
 @pytest.fixture(params=BACKENDS)
 def at_0014(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A scratch database migrated to 0014, the revision before contract terms."""
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
-        upgrade(eng, "0014")
+    with database_at(request.param, "0014", tmp_path) as eng:
         yield eng
-        eng.dispose()
-        return
-    assert PG_URL is not None
-    name = f"ekita_m15_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    eng = make_engine(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
-    upgrade(eng, "0014")
-    yield eng
-    eng.dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
 
 
 def test_migration_0015_turns_every_contract_into_one_term(at_0014: Engine) -> None:

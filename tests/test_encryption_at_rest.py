@@ -9,7 +9,6 @@ IBAN through the API. The tests build a world, then read the raw storage.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -18,14 +17,12 @@ from types import SimpleNamespace
 import pytest
 from alembic import command
 from sqlalchemy import Engine, MetaData, Table, Text, inspect, select, text
-from sqlalchemy.engine import make_url
 
 from ekita.core import crypto
 from ekita.core.access import REVEAL, Principal
 from ekita.core.classification import AT_REST, classified_fields
 from ekita.core.db.base import Base, utcnow
 from ekita.core.db.migrate import alembic_config, upgrade
-from ekita.core.db.session import make_engine
 from ekita.core.db.types import EncryptedText
 from ekita.core.demo import loader
 from ekita.core.errors import RuleViolation
@@ -37,7 +34,7 @@ from ekita.core.services import masterdata, people
 from ekita.core.services.fees import cases
 from ekita.core.tracking import record_as_of
 from tests.api import client, key
-from tests.conftest import BACKENDS, PG_URL, as_role, work
+from tests.conftest import BACKENDS, as_role, database_at, work
 from tests.world import build_world
 
 CM_IBANS = ("DE44500105175407324931", "DE02500105170137075030")
@@ -279,24 +276,8 @@ def test_demo_loader_writes_ciphertext_on_copy_and_executemany(engine: Engine) -
 @pytest.fixture(params=BACKENDS)
 def at_0010(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A scratch database migrated to 0010, the revision before encryption at rest."""
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
-        upgrade(eng, "0010")
+    with database_at(request.param, "0010", tmp_path) as eng:
         yield eng
-        eng.dispose()
-        return
-    assert PG_URL is not None
-    name = f"ekita_m11_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    eng = make_engine(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
-    upgrade(eng, "0010")
-    yield eng
-    eng.dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
 
 
 def _legacy_rows(eng: Engine) -> None:

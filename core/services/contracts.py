@@ -120,9 +120,7 @@ def update_contract(session: Session, contract_id: int, data: dict[str, Any], *,
         day = session.info.get("valid_from") or today()
         term = terms.change(session, contract, day, changes, requested_on=requested_on,
                             override_reason=override_reason)
-        _check_term_offer(session, contract, term, changes)
-        terms.sync_mirror(session, contract)
-        _check(session, contract)
+        _settle_term(session, contract, term, changes)
     session.flush()
     return contract
 
@@ -135,11 +133,18 @@ def add_term(session: Session, contract_id: int, valid_from: date, changes: dict
     _authorise(session, contract)
     term = terms.change(session, contract, valid_from, changes, requested_on=requested_on,
                         override_reason=override_reason)
+    _settle_term(session, contract, term, changes)
+    session.flush()
+    return term
+
+
+def _settle_term(session: Session, contract: CareContract, term: ContractTerm | None,
+                 changes: dict[str, Any]) -> None:
+    """After a term change: the facility offers the new care type from the term's start,
+    the contract's columns mirror today's term, and the contract still holds its rules."""
     _check_term_offer(session, contract, term, changes)
     terms.sync_mirror(session, contract)
     _check(session, contract)
-    session.flush()
-    return term
 
 
 def _check_term_offer(session: Session, contract: CareContract, term: ContractTerm | None,
