@@ -72,6 +72,33 @@ def test_key_figures_per_cost_centre_and_care_type(engine):
     assert got[("KST-M1-KR", kr, "COMMITTED_6M", None)] == 1
 
 
+def test_key_figures_read_the_term_valid_on_the_key_date(engine):
+    """Issue 13 item 3 (SAP-CO key figures, care-hour tiers): an hours change valid from
+    the key date counts from that day on, not a day earlier; the day before the key date
+    still counts the old term."""
+    from ekita.core.models import CareContract
+    from ekita.core.services import contracts
+    from ekita.core.tracking import valid_from
+
+    world = small_world(engine)
+    kr = CareType.KRIPPE.value
+    with work(engine) as s:
+        krippe = s.scalars(select(CareContract.id).where(
+            CareContract.facility_id == world.facility_m,
+            CareContract.care_type == CareType.KRIPPE)).one()
+        with valid_from(s, KEY):
+            contracts.update_contract(s, krippe, {"daily_hours": Decimal("6")},
+                                      override_reason="test: mid-month change")
+    with work(engine) as s:
+        before = figures_by(snapshot(s, KEY - timedelta(days=1), PlacementRules(), TIERS))
+        on = figures_by(snapshot(s, KEY, PlacementRules(), TIERS))
+    six = tier_of(Decimal("6"), TIERS)
+    assert before[("KST-M1-KR", kr, "HOURS", Decimal("8"))] == Decimal("8")
+    assert ("KST-M1-KR", kr, "HOURS", six) not in before
+    assert on[("KST-M1-KR", kr, "HOURS", six)] == Decimal("6")
+    assert ("KST-M1-KR", kr, "HOURS", Decimal("8")) not in on
+
+
 def test_tier_is_the_smallest_offered_tier_not_below_the_hours():
     """fees.md §3 / Anlage B §4: care-time tiers 4.5, 6, 7, 8, 9, 10, 11 h."""
     assert tier_of(Decimal("4.5"), TIERS) == Decimal("4.5")

@@ -31,6 +31,7 @@ from ekita.core.models.facilities import CareOffer, Facility
 from ekita.core.services.placement.forecast import add_months
 from ekita.core.services.placement.occupancy import PlaceLedger
 from ekita.core.services.placement.rules import PlacementRules
+from ekita.core.services.terms import terms_in
 
 CARE_LETTER = {CareType.KRIPPE: "K", CareType.KINDERGARTEN: "G", CareType.HORT: "H",
                CareType.INTEGRATION_KRIPPE: "J", CareType.INTEGRATION_KINDERGARTEN: "I",
@@ -87,14 +88,16 @@ def snapshot(session: Session, key_date: date, rules: PlacementRules,
     for measure, table, day in tables:
         for (fid, care_type), steps in table.items():
             sums[(centres[(fid, care_type)], care_type.value, measure, None)] += steps.at(day)
-    running = session.connection().execute(
-        select(CareContract.facility_id, CareContract.care_type, CareContract.daily_hours)
+    facility_of = dict(session.connection().execute(
+        select(CareContract.id, CareContract.facility_id)
         .where(CareContract.facility_id.is_not(None), CareContract.start_date <= key_date,
-               or_(CareContract.end_date.is_(None), CareContract.end_date >= key_date)))
-    for fid, care_type, hours in running:
-        centre, tier = centres[(fid, care_type)], tier_of(Decimal(hours), tiers)
-        sums[(centre, care_type.value, "OCCUPIED", tier)] += 1
-        sums[(centre, care_type.value, "HOURS", tier)] += Decimal(hours)
+               or_(CareContract.end_date.is_(None), CareContract.end_date >= key_date))).all())
+    # care type and hours of the term valid on the key date (issue 13 item 3)
+    for cid, (term, *_) in terms_in(session, key_date, key_date, facility_of).items():
+        centre = centres[(facility_of[cid], term.care_type)]
+        tier = tier_of(term.daily_hours, tiers)
+        sums[(centre, term.care_type.value, "OCCUPIED", tier)] += 1
+        sums[(centre, term.care_type.value, "HOURS", tier)] += term.daily_hours
     figures = [KeyFigure(c, t, m, tier, q) for (c, t, m, tier), q in sums.items() if q]
     return sorted(figures, key=lambda f: (f.cost_centre, f.care_type, f.measure,
                                           f.tier is not None, f.tier or 0))
