@@ -159,3 +159,25 @@ def test_monthly_job_is_registered():
     (job,) = register_jobs(None)
     assert job.name == "octoware.monthly_export" and job.default_schedule == "0 5 1 * *"
 
+
+
+def test_list_shows_the_care_type_of_the_term_valid_on_the_reference_day(engine):
+    """Issue 13 item 3 (Octoware): a care-type change valid from the reference day shows
+    from that day on; the day before, the list still shows the old term's care type."""
+    from datetime import timedelta
+
+    from ekita.core.tracking import valid_from
+    from ekita.plugins.octoware.listing import collect
+
+    _world, ids = _city(engine)
+    with work(engine) as s:
+        cid = s.scalars(select(contracts.CareContract.id).where(
+            contracts.CareContract.child_id == ids["hort"])).one()
+        with valid_from(s, AS_OF):
+            contracts.update_contract(s, cid, {"care_type": CareType.KINDERGARTEN},
+                                      override_reason="test: change on the reference day")
+    with work(engine) as s:
+        before = {r["family_name"]: r["care_type"] for r in collect(s, AS_OF - timedelta(1))}
+        on = {r["family_name"]: r["care_type"] for r in collect(s, AS_OF)}
+    assert before["Muster103"] == CareType.HORT.value
+    assert on["Muster103"] == CareType.KINDERGARTEN.value

@@ -17,6 +17,7 @@ from ekita.core.models.contracts import CareContract
 from ekita.core.models.enums import CareType
 from ekita.core.models.facilities import Facility
 from ekita.core.models.people import Child
+from ekita.core.services.terms import terms_in
 
 #: The fields the health examinations need, and nothing else (data-protection C6).
 ROW_FIELDS = ("family_name", "first_name", "birth_date", "sex", "street", "house_no",
@@ -41,7 +42,7 @@ def collect(session: Session, as_of: date) -> list[dict[str, Any]]:
         select(Child.id, Child.family_name, Child.first_name, Child.birth_date, Child.sex,
                Child.street, Child.house_no, Child.postcode, Child.town, Facility.name,
                Facility.cost_centre, Facility.street, Facility.house_no, Facility.postcode,
-               Facility.town, CareContract.care_type)
+               Facility.town, CareContract.care_type, CareContract.id)
         .join(CareContract, CareContract.child_id == Child.id)
         .join(Facility, Facility.id == CareContract.facility_id)
         .where(CareContract.start_date <= as_of,
@@ -52,9 +53,16 @@ def collect(session: Session, as_of: date) -> list[dict[str, Any]]:
         .order_by(Facility.name, Child.family_name, Child.first_name, Child.id,
                   CareContract.start_date.desc())
     )
+    found = session.execute(stmt).all()
+    # the care type of the term valid on the reference day (issue 13 item 3)
+    term_of = {cid: found_terms[0] for cid, found_terms in
+               terms_in(session, as_of, as_of, [r[16] for r in found]).items()}
     rows: list[dict[str, Any]] = []
     seen: set[int] = set()
-    for r in session.execute(stmt):
+    for r in found:
+        care_type = term_of[r[16]].care_type if r[16] in term_of else r[15]
+        if care_type == CareType.KINDERTAGESPFLEGE:
+            continue
         if r[0] in seen:  # two running contracts: the child is listed once
             continue
         seen.add(r[0])
@@ -64,6 +72,6 @@ def collect(session: Session, as_of: date) -> list[dict[str, Any]]:
             "postcode": r[7] or "", "town": r[8] or "", "facility_name": r[9],
             "facility_cost_centre": r[10],
             "facility_address": f"{r[11]} {r[12]}, {r[13]} {r[14]}",
-            "care_type": str(r[15]),
+            "care_type": str(care_type),
         })
     return rows
