@@ -45,31 +45,6 @@ def test_export_holds_only_the_carriers_own_facilities(engine):
     assert all(r["record_type"] == "contract" and r["daily_hours"] == "9.00" for r in rows)
 
 
-def test_export_carries_the_term_valid_on_the_export_day(engine):
-    """Issue 13 item 3 (carrier export): hours changed from a past day are exported, a
-    change valid from a future day is not yet, even when the contract's own columns have
-    not been brought up to date (the daily term job did not run)."""
-    from datetime import timedelta
-    from decimal import Decimal
-
-    from ekita.core.services import contracts as contract_service
-    from ekita.core.tracking import valid_from
-
-    world = world_with_recipient(engine)
-    first, second = (int(r["contract_ref"]) for r in rows_of_carrier(engine, world.independent)[:2])
-    with work(engine) as s:
-        with valid_from(s, today() - timedelta(days=3)):
-            contract_service.update_contract(s, first, {"daily_hours": Decimal("7")},
-                                             override_reason="test: past change")
-        with valid_from(s, today() + timedelta(days=40)):
-            contract_service.update_contract(s, second, {"daily_hours": Decimal("6")},
-                                             override_reason="test: future change")
-        s.get(CareContract, first).daily_hours = Decimal("9")  # a stale mirror
-    rows = {int(r["contract_ref"]): r for r in rows_of_carrier(engine, world.independent)}
-    assert rows[first]["daily_hours"] == "7.00"
-    assert rows[second]["daily_hours"] == "9.00"
-
-
 def test_guardians_only_with_consent_to_transfer(engine):
     """data-protection C3/C7, Lastenheft 3.19 (transfer only after opt-in): children
     without an application carrying consent_transfer_at are exported without guardians."""

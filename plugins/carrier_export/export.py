@@ -36,8 +36,6 @@ from ekita.core.models.exchange import Cursor, MessageStatus, OutboxMessage
 from ekita.core.models.facilities import Facility
 from ekita.core.models.people import Child, ChildGuardian, Guardian, Pkn
 from ekita.core.models.placement import Application, ApplicationChild, Preference
-from ekita.core.services.terms import terms_in
-from ekita.core.tracking import today as berlin_today
 from ekita.hub.codepage import fits, transliterate
 from ekita.plugins.carrier_export.profile import Profile
 from ekita.plugins.carrier_export.records import (
@@ -124,7 +122,7 @@ def _child_part(r: Any, pkns: dict[int, str]) -> dict[str, Any]:
 def collect(session: Session, carrier_id: int, *, since: int | None = None,
             today: date | None = None) -> list[dict[str, Any]]:
     """The flat rows for the carrier; ``since``: only children changed after that position."""
-    today = today or berlin_today()
+    today = today or date.today()
     facilities = dict(session.execute(select(Facility.id, Facility.cost_centre).where(
         Facility.carrier_id == carrier_id)).all())
     if not facilities:
@@ -177,21 +175,15 @@ def collect(session: Session, carrier_id: int, *, since: int | None = None,
         .where(Application.placed_facility_id.in_(list(facilities)),
                Preference.facility_id == Application.placed_facility_id)
         .group_by(Preference.application_id)).all())
-    # care type and hours of the term valid today, or at the start of a future contract
-    # (issue 13 item 3): the first term of each contract clipped to today onwards
-    listed = [r for r in contracts if r[0] in child_ids]
-    horizon = max([today, *(r[12] for r in listed)])
-    current = {cid: found[0] for cid, found in
-               terms_in(session, today, horizon, [r[9] for r in listed]).items()}
     rows: list[dict[str, Any]] = []
-    for r in listed:
-        term = current.get(r[9])
-        care_type, hours = (term.care_type, term.daily_hours) if term else (r[11], r[14])
+    for r in contracts:
+        if r[0] not in child_ids:
+            continue
         rows.append({"record_type": "contract", "contract_ref": str(r[9]),
                      **_child_part(r, pkns), "facility": facilities[r[10]],
-                     "care_type": str(care_type), "start_date": r[12].isoformat(),
+                     "care_type": str(r[11]), "start_date": r[12].isoformat(),
                      "end_date": r[13].isoformat() if r[13] else None,
-                     "daily_hours": f"{hours:.2f}", **_guardian_cells(guardians.get(r[0], []))})
+                     "daily_hours": f"{r[14]:.2f}", **_guardian_cells(guardians.get(r[0], []))})
     for r in applications:
         if r[0] not in child_ids:
             continue
