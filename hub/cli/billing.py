@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.table import Table
 
 from ekita.core.access import Principal
 from ekita.core.db.session import make_engine, unit_of_work
@@ -20,6 +23,7 @@ from ekita.core.services.fees import notices, statutes
 from ekita.core.services.fees.assessment import MonthAssessor
 from ekita.core.services.fees.corrections import by_period, run_corrections
 from ekita.core.services.fees.debit_run import RunResult, run_debit
+from ekita.core.services.fees.explain import explained_corrections
 from ekita.core.services.fees.lost_fees import lost_fees
 from ekita.core.services.fees.rules import month_start
 from ekita.hub.cli.dates import parse_day
@@ -62,12 +66,46 @@ def run(month: Annotated[str, typer.Option("--month", help="period YYYY-MM")],
     print(json.dumps(_summary(result)))
 
 
+def _euro(cents: int) -> str:
+    return f"{Decimal(cents).scaleb(-2):.2f}"
+
+
+def _cause(c: dict[str, Any]) -> str:
+    return (f"{c['entity']} #{c['entity_id']} {c['field']}: {c['before']} → {c['after']}, "
+            f"valid from {c['valid_from']}, by {c['actor']} ({c['recorded_at'][:19]})")
+
+
+def _print_explained(rows: list[dict[str, Any]]) -> None:
+    """One table row per payer's month; its causes one per line."""
+    table = Table(title="Pending corrections, explained")
+    for name in ("Month", "Contract", "PKN", "Booked €", "New €", "Difference €", "Causes"):
+        table.add_column(name, justify="right" if name.endswith("€") else "left")
+    for r in rows:
+        table.add_row(r["period"], str(r["contract_id"]), r["pkn"], _euro(r["booked_cents"]),
+                      _euro(r["new_cents"]), _euro(r["difference_cents"]),
+                      "\n".join(_cause(c) for c in r["causes"]) or "-")
+    Console(width=220).print(table if rows else "No pending corrections.")
+
+
 @app.command("corrections")
 def corrections(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="list, write nothing")] = False,
     on: Annotated[str | None, typer.Option("--date", help="booking date YYYY-MM-DD")] = None,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="write nothing; per payer and month: booked, new, difference and "
+        "the changes behind it (issue 13 item 8)")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="with --explain: JSON")] = False,
 ) -> None:
     """Credits and back-charges for every debited month whose fee changed since."""
+    if explain:
+        with unit_of_work(_engine(), BILLING) as session:
+            rows = [e.as_dict() for e in explained_corrections(session, on=parse_day(on))]
+            session.rollback()
+        if as_json:
+            print(json.dumps(rows))
+        else:
+            _print_explained(rows)
+        return
     with unit_of_work(_engine(), BILLING) as session:
         result = run_corrections(session, on=parse_day(on), dry_run=dry_run)
         if dry_run:

@@ -40,6 +40,7 @@ from ekita.core.services.fees import cases, notices, statutes
 from ekita.core.services.fees.assessment import Assessment, MonthAssessor
 from ekita.core.services.fees.corrections import pending_corrections, run_corrections
 from ekita.core.services.fees.debit_run import RunResult, run_debit
+from ekita.core.services.fees.explain import explained_corrections
 from ekita.core.services.fees.lost_fees import lost_fees
 from ekita.core.services.fees.rules import month_start
 from ekita.hub.api.deps import DB, Pages, PathId, Who, WriteDB
@@ -203,6 +204,14 @@ def open_changes(session: DB, period: Period | None = None) -> dict:
     return {"items": [{**ln, "fee_type": str(ln["fee_type"]), "line_kind": str(ln["line_kind"]),
                        "due_date": ln["due_date"].isoformat()} for ln in lines],
             "total": len(lines)}
+
+
+@router.get("/corrections/explained")
+def corrections_explained(session: DB, on: date | None = None) -> list[dict[str, Any]]:
+    """Pending corrections per payer and month with booked, new amount, difference and the
+    changes that caused them: term or fact, valid from when, entered by whom (issue 13
+    item 8). Read-only; ``POST /fees/corrections`` books them."""
+    return [e.as_dict() for e in explained_corrections(session, on=on)]
 
 
 @router.post("/corrections", response_model=DebitRunOut)
