@@ -2,10 +2,11 @@
 then pure arithmetic per contract, every step kept visible (3.10.1).
 
 Order of the steps: care group by age at the start of the month (G1, G4) → full fee
-of the tier (D1) → parents' share by rank and single-parent status (D2–D5) → half month
-with the case flag (§7.2) → waiver/reduction, which keeps the fee above the regular
-care time (§9.5) → manual override (3.10.1). Extra-care fees are added separately and
-never discounted (§8).
+of the tier (D1) → parents' share by rank and single-parent status (D2–D5) →
+waiver/reduction on the whole month, which keeps the fee above the regular care time
+(§9.5) → half month with the case flag, 50 % of that amount (§7.2, issue 13 item 6) →
+manual override (3.10.1). Extra-care fees are added separately and are never discounted
+or halved (§8).
 """
 
 from __future__ import annotations
@@ -309,12 +310,16 @@ class MonthAssessor:
         a.discounted_cents = cents(fee)
         a.notes.append(f"{a.group} {a.hours} h full {full}; Zählkind {rank}"
                        + ("; single parent" if a.single_parent else ""))
-        if self._facts(c.child_id, FactKind.HALF_MONTH, c.id) and (
+        halved = bool(self._facts(c.child_id, FactKind.HALF_MONTH, c.id)) and (
                 (self.first <= c.start <= self.last and c.start.day >= 15)
-                or (c.end is not None and self.first <= c.end <= self.last and c.end.day <= 15)):
-            fee = half(fee)
+                or (c.end is not None and self.first <= c.end <= self.last and c.end.day <= 15))
+        if halved:
             a.notes.append("half month (B §10(1), case flag)")
-        a.computed_cents = cents(fee)
+        # Issue 13 item 6: a waiver/reduction (B §13(3)) works on the whole month's fee and
+        # the half month halves what is left, so the part above the regular care time is
+        # halved, never swallowed by the waiver (docs/fees.md, "half month").
+        computed = half(fee) if halved else fee
+        a.computed_cents = cents(computed)
         amount = fee
         waiver = self._facts(c.child_id, FactKind.WAIVER, c.id)
         reduction = self._facts(c.child_id, FactKind.REDUCTION, c.id)
@@ -328,11 +333,13 @@ class MonthAssessor:
             a.waived = True
             a.notes.append(("waiver" if waiver else "reduction")
                            + f" (B §13); fee above the regular care time {above}")
+        if halved:
+            amount = half(amount)
         overrides = self._facts(c.child_id, FactKind.OVERRIDE, c.id)
         if overrides:
             amount = round_cent(Decimal(overrides[-1].amount_cents or 0) / 100)
             a.overridden = True
-            a.notes.append(f"manual override; computed {round_cent(fee)}")
+            a.notes.append(f"manual override; computed {round_cent(computed)}")
         a.amount_cents = cents(amount)
         return a
 
