@@ -64,7 +64,8 @@ class Assessment:
     pkn: str | None
     in_debit_scope: bool  # municipal facility or childminding (3.10.2, 3.10.9)
     group: FeeGroup | None = None
-    hours: Decimal | None = None
+    hours: Decimal | None = None  # the statute's tier
+    daily_hours: Decimal | None = None  # the contract term's hours the month is assessed with
     rank: int | None = None
     single_parent: bool = False
     full_cents: int = 0
@@ -282,7 +283,7 @@ class MonthAssessor:
     def assess(self, c: _Contract) -> Assessment:
         statute, d = self.statute, self.statute.discounts
         a = Assessment(c.id, c.child_id, self.first, c.payer, c.cost_centre,
-                       self.pkn.get(c.child_id), c.municipal)
+                       self.pkn.get(c.child_id), c.municipal, daily_hours=c.hours)
         a.extra_cents = self._extra(c)
         if self._excluded(c.child_id, c.excluded, c.care_type):
             a.notes.append("no parental fee: foster/residential care or heilpädagogischer "

@@ -37,8 +37,7 @@ from ekita.core.services.documents.generate import Generation, generate_and_file
 from ekita.core.services.documents.letterhead import Letterhead
 from ekita.core.services.fees.assessment import MonthAssessor
 from ekita.core.services.fees.cases import masked_iban
-from ekita.core.services.fees.rules import month_end, month_start, period_of
-from ekita.core.services.terms import predominant, terms_in
+from ekita.core.services.fees.rules import month_start, period_of
 
 RULE = "Lastenheft 3.10.14.2: fee switch on the 1st of a month with collective notices"
 
@@ -103,9 +102,6 @@ def plan(session: Session, effective: date, payer: int | None = None) -> list[No
         select(CareContract.id, Facility.name)
         .outerjoin(Facility, Facility.id == CareContract.facility_id)
         .where(CareContract.id.in_(contract_ids))).all())
-    # the hours of the term the month is assessed with, not today's (issue 13 item 3)
-    hours_of = {cid: predominant(found).daily_hours for cid, found in
-                terms_in(session, first, month_end(first), contract_ids).items()}
     names = {row[0]: f"{row[1]} {row[2]}" for row in session.execute(
         select(Child.id, Child.first_name, Child.family_name)
         .where(Child.id.in_({a.child_id for a in fees})))}
@@ -117,9 +113,10 @@ def plan(session: Session, effective: date, payer: int | None = None) -> list[No
         PaymentSetup.payment_method == PaymentMethod.DIRECT_DEBIT)))
     by_payer: dict[int, list[ChildFee]] = defaultdict(list)
     for a in sorted(fees, key=lambda a: (a.payer_guardian_id, a.child_id)):
-        hours, facility = hours_of[a.contract_id], facility_of[a.contract_id]
+        # the hours of the term the month is assessed with, not today's (issue 13 item 3)
+        facility = facility_of[a.contract_id]
         by_payer[a.payer_guardian_id].append(ChildFee(
-            a.contract_id, a.child_id, names[a.child_id], a.pkn, hours, a.cost_centre,
+            a.contract_id, a.child_id, names[a.child_id], a.pkn, a.daily_hours, a.cost_centre,
             facility or a.cost_centre, a.amount_cents))
     return [Notice(g, family_of[g], tuple(children), g in debit)
             for g, children in sorted(by_payer.items())]
