@@ -38,6 +38,7 @@ from ekita.plugins.octoware.csvfile import render as render_octoware
 from ekita.plugins.octoware.listing import ROW_FIELDS
 from ekita.plugins.sap_fi.csv_profile import FIELDS as SAP_FIELDS
 from ekita.plugins.sap_fi.csv_profile import CsvProfile, render_receivables_csv
+from tests.test_carrier_formats import ROW as CARRIER_ROW
 
 #: Formula prefixes, full-width forms, control characters, and any other text.
 HOSTILE = st.one_of(
@@ -117,13 +118,7 @@ def test_csv_writer_neutralises_text_and_leaves_numbers_and_dates(text):
 # ---------------------------------------------------------------- every export
 
 
-ROW = {"record_type": "contract", "contract_ref": "17", "child_id": 5, "pkn": "12345601",
-       "family_name": "Muster", "first_name": "Kim", "birth_date": "2022-03-04", "sex": "f",
-       "street": "Hauptstraße", "house_no": "1a", "postcode": "01067", "town": "Dresden",
-       "guardian1_family_name": "Muster", "guardian1_first_name": "Alex",
-       "guardian2_family_name": None, "guardian2_first_name": None, "facility": "KST-B1",
-       "care_type": "kindergarten", "start_date": "2024-08-01", "end_date": None,
-       "daily_hours": "9.50"}
+ROW = {**CARRIER_ROW, "child_id": 5, "daily_hours": "9.50"}
 HOSTILE_FIELDS = ("family_name", "first_name", "street", "house_no", "town",
                   "guardian1_family_name", "facility")
 
